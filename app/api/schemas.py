@@ -1,0 +1,64 @@
+"""Request and response models of the HTTP API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.services.ingest import IngestResult
+from indexes.models import Answer, Source
+
+
+class QueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(description="The question", examples=["What is autolyse?"])
+    top_k: int | None = Field(default=None, ge=1, le=50)
+
+
+class QueryResponse(Answer):
+    """An answer with numbered sources; `[n]` in `answer` refers to `sources[n-1]`."""
+
+
+class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chapter: str = Field(max_length=300, description="Chapter title stored on every chunk")
+    content: str = Field(description="Markdown or plain text, at most 2 MB")
+    source_id: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-/]*$",
+        description="Stable id; re-ingesting the same id replaces the document",
+    )
+
+
+class IngestResponse(IngestResult):
+    """What an ingest did to the document."""
+
+
+class DeleteResponse(BaseModel):
+    document_id: str
+    deleted: bool
+
+
+class HealthResponse(BaseModel):
+    status: str
+
+
+class ReadyResponse(BaseModel):
+    status: str
+    checks: dict[str, str]
+    points: int
+
+
+__all__ = [
+    "Answer",
+    "DeleteResponse",
+    "HealthResponse",
+    "IngestRequest",
+    "IngestResponse",
+    "QueryRequest",
+    "QueryResponse",
+    "ReadyResponse",
+    "Source",
+]

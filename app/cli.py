@@ -1,0 +1,206 @@
+"""`folio` command line: index, ask, serve."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.core.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config.yaml (default: $FOLIO_CONFIG)")
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+@app.command()
+def index(config: ConfigOpt = None) -> None:
+    """Re-index the sources in config: only changed documents are re-embedded."""
+    from app.services.handoff import find_server
+
+    settings = _settings(config)
+    started = time.perf_counter()
+    server = None if settings.vector_store.is_server else find_server(settings.storage_dir)
+    with _progress() as progress:
+        task = progress.add_task("indexing", total=None)
+
+        def on_progress(done: int, total: int, doc_id: str) -> None:
+            progress.update(task, total=total, completed=done, description=doc_id[-40:])
+
+        if server is not None:
+            progress.update(task, description=f"via running server {server.url}")
+            summary = _index_via_server(server, on_progress)
+        else:
+            summary = _index_here(settings, on_progress)
+    summary["elapsed_s"] = round(time.perf_counter() - started, 2)
+    _print_summary(summary, via=server.url if server else None)
+
+
+def _index_via_server(server, on_progress) -> dict:  # type: ignore[no-untyped-def]
+    from app.services.handoff import reindex_via_server
+
+    try:
+        for event in reindex_via_server(server):
+            if event["event"] == "progress":
+                on_progress(event["done"], event["total"], event["document"])
+            elif event["event"] == "summary":
+                return event
+            elif event["event"] == "error":
+                raise _fail(event["message"])
+    except OSError as exc:
+        raise _fail(f"could not reach the running server at {server.url} ({exc})") from None
+    raise _fail("the server ended the re-index without a summary")
+
+
+def _index_here(settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
+    from indexes.engine import FolioIndex
+    from indexes.stores import StoreError
+
+    try:
+        folio = FolioIndex.from_config(settings.index, eager=False)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:
+        raise _fail(f"{_describe(settings)} is unreachable ({type(exc).__name__})") from None
+    try:
+        report = folio.index_sources(progress=on_progress)
+        return {"event": "summary", **report.counts(), "points": folio.point_count()}
+    finally:
+        folio.close()
+
+
+def _describe(settings: Settings) -> str:
+    from indexes.stores import describe_store
+
+    return describe_store(settings.vector_store)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_summary(summary: dict, via: str | None) -> None:
+    table = Table(title="folio index" + (f" (via {via})" if via else ""))
+    for key in ("added", "updated", "unchanged", "deleted", "chunks_embedded", "elapsed_s"):
+        table.add_column(key.replace("_", " "), justify="right")
+    table.add_row(
+        *(
+            str(summary.get(k, ""))
+            for k in ("added", "updated", "unchanged", "deleted", "chunks_embedded", "elapsed_s")
+        )
+    )
+    console.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question")],
+    config: ConfigOpt = None,
+    top_k: Annotated[int | None, typer.Option(help="Passages to retrieve")] = None,
+) -> None:
+    """Answer a question with numbered citations and list the sources."""
+    from app.core.errors import FolioError
+    from app.services.handoff import find_server
+
+    settings = _settings(config)
+    server = None if settings.vector_store.is_server else find_server(settings.storage_dir)
+    if server is not None:
+        answer = _ask_via_server(server.url, question, top_k)
+    else:
+        from app.services.query import answer_question
+        from indexes.engine import FolioIndex
+
+        try:
+            folio = FolioIndex.from_config(settings.index)
+        except Exception as exc:
+            raise _fail(f"{_describe(settings)} is unavailable ({type(exc).__name__})") from None
+        try:
+            answer = answer_question(
+                index=folio, settings=settings, question=question, top_k=top_k
+            ).model_dump()
+        except FolioError as exc:
+            raise _fail(exc.message) from None
+        finally:
+            folio.close()
+    console.print(answer["answer"], highlight=False)
+    if answer["sources"]:
+        console.print()
+        for src in answer["sources"]:
+            where = src["section"] or src["chapter"] or src["document_id"]
+            console.print(f"\\[{src['n']}] {where} (score {src['score']})", highlight=False)
+            snippet = " ".join(src["text"].split())
+            more = "…" if len(snippet) > 300 else ""
+            console.print(f"    {snippet[:300]}{more}", highlight=False)
+
+
+def _ask_via_server(url: str, question: str, top_k: int | None) -> dict:
+    import httpx
+
+    response = httpx.post(f"{url}/query", json={"query": question, "top_k": top_k}, timeout=120)
+    if response.status_code != 200:
+        raise _fail(response.json().get("error", {}).get("message", response.text))
+    return response.json()
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve the HTTP API (uvicorn). `folio index` meanwhile hands its work to this server."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.services.handoff import new_token, remove_server_info, write_server_info
+
+    settings = _settings(config)
+    token = new_token()
+    application = create_app(settings, handoff_token=token)
+    if not settings.vector_store.is_server:
+        write_server_info(settings.storage_dir, host=host, port=port, token=token)
+    try:
+        uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+    finally:
+        remove_server_info(settings.storage_dir)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""One error shape everywhere: {"error": {"code", "message", "request_id"}}.
+
+Services raise FolioError subclasses; the handlers here render them, plus FastAPI's validation
+errors, HTTP errors and anything unexpected (logged with the request id, never shown).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("folio.errors")
+
+
+class FolioError(Exception):
+    """Base of every error a client may see; `message` must be safe to show."""
+
+    code, status = "internal", 500
+
+    def __init__(self, message: str = "Internal error", *, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class InvalidInput(FolioError):
+    code, status = "invalid_input", 422
+
+
+class PayloadTooLarge(FolioError):
+    code, status = "payload_too_large", 413
+
+
+class Unauthorized(FolioError):
+    code, status = "unauthorized", 401
+
+
+class Forbidden(FolioError):
+    code, status = "forbidden", 403
+
+
+class NotFound(FolioError):
+    code, status = "not_found", 404
+
+
+class ServiceUnavailable(FolioError):
+    code, status = "unavailable", 503
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str
+
+
+class ErrorResponse(BaseModel):
+    """The JSON body of every 4xx/5xx response."""
+
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 429, 503)
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def request_id_of(request: Request) -> str:
+    return getattr(request.state, "request_id", "-")
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "request_id": request_id_of(request)}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """First problem as `field: message`, without echoing the (possibly hostile) input."""
+    errors = exc.errors()
+    if not errors:
+        return "Invalid request"
+    err = errors[0]
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+    message = str(err.get("msg", "invalid value"))
+    return f"{loc}: {message}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every failure in the one JSON shape."""
+
+    @app.exception_handler(FolioError)
+    async def _folio(request: Request, exc: FolioError) -> JSONResponse:
+        return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, 422, "validation_error", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(request, exc.status_code, code, message, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "unhandled error request_id=%s type=%s",
+            request_id_of(request),
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return error_response(request, 500, "internal", "Internal error")

@@ -1,0 +1,270 @@
+"""One typed Settings object built from `config.yaml` plus environment overrides.
+
+Precedence: explicit arguments > environment (the operator names in DESIGN.md) > YAML file.
+`load_settings()` is the only place that reads the environment; everything else gets the object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from indexes.config import (
+    ChunkingConfig,
+    EmbeddingConfig,
+    IndexConfig,
+    RetrievalConfig,
+    RuntimeConfig,
+    SourceConfig,
+    SynthesisConfig,
+    VectorStoreConfig,
+)
+
+DEFAULT_CONFIG = "config.yaml"
+DEV_JWT_SECRET = "dev-only-change-me"
+
+# Flat operator-facing environment names → nested settings paths.
+ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
+    "OPENAI_API_KEY": [("synthesis", "api_key"), ("embedding", "api_key")],
+    "OPENAI_BASE_URL": [("synthesis", "api_base"), ("embedding", "api_base")],
+    "QDRANT_URL": [("vector_store", "url")],
+    "QDRANT_API_KEY": [("vector_store", "api_key")],
+    "DATABASE_URL": [("database", "url")],
+    "REDIS_URL": [("api", "redis_url")],
+    "LOG_LEVEL": [("log_level",)],
+    "ALLOWED_ORIGINS_STR": [("api", "allowed_origins")],
+    "RATE_LIMIT_QUERIES_PER_MINUTE": [("api", "rate_limit_per_minute")],
+    "RATE_LIMIT_QUERIES_PER_DAY": [("api", "rate_limit_per_day")],
+    "SESSION_TIMEOUT_HOURS": [("api", "session_timeout_hours")],
+    "JWT_SECRET": [("auth", "jwt_secret")],
+    "FOLIO_ADMIN_API_KEY": [("auth", "admin_api_key")],
+    "FOLIO_ENV": [("environment",)],
+}
+
+
+class ConfigError(Exception):
+    """A config problem, phrased as one line that names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiConfig(_Strict):
+    """HTTP façade: CORS, request limits, rate-limit defaults."""
+
+    allowed_origins: list[str] = Field(default_factory=list)
+    max_query_chars: int = Field(default=2000, ge=1)
+    max_ingest_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    rate_limit_per_minute: int = Field(default=10, ge=1)
+    rate_limit_per_day: int = Field(default=1000, ge=1)
+    redis_url: str | None = None
+    session_timeout_hours: float = Field(default=24.0, gt=0)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class DatabaseConfig(_Strict):
+    """SQLite by default, PostgreSQL via DATABASE_URL."""
+
+    url: str = "sqlite:///storage/folio.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg2:", "postgres:")):
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+
+class AuthConfig(_Strict):
+    """Secrets for the façade. Defaults are refused outside development."""
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    admin_api_key: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything Folio is configured by; mirrors config.yaml section by section."""
+
+    model_config = SettingsConfigDict(extra="forbid", env_prefix="FOLIO_UNUSED_")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    config_path: Path | None = None
+
+    storage_dir: Path = Path("storage")
+    sources: list[SourceConfig] = Field(default_factory=list)
+    chunking: ChunkingConfig = ChunkingConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    vector_store: VectorStoreConfig = VectorStoreConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    synthesis: SynthesisConfig = SynthesisConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    api: ApiConfig = ApiConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    auth: AuthConfig = AuthConfig()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if (
+            self.environment == "production"
+            and self.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+        ):
+            raise ValueError("auth.jwt_secret: set JWT_SECRET; the default is for development")
+        return self
+
+    @property
+    def index(self) -> IndexConfig:
+        """The RAG part, as `indexes/` expects it."""
+        return IndexConfig(
+            storage_dir=self.storage_dir,
+            sources=self.sources,
+            chunking=self.chunking,
+            embedding=self.embedding,
+            vector_store=self.vector_store,
+            retrieval=self.retrieval,
+            synthesis=self.synthesis,
+            runtime=self.runtime,
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        if _CURRENT_ENV is not None:
+            sources.append(OperatorEnvSource(settings_cls, _CURRENT_ENV))
+        if _CURRENT_YAML is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=_CURRENT_YAML))
+        return tuple(sources)
+
+
+class OperatorEnvSource(PydanticBaseSettingsSource):
+    """Maps the flat operator names (QDRANT_URL, DATABASE_URL, ...) onto nested settings."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: dict[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, paths in ENV_PATHS.items():
+            raw = self._environ.get(name)
+            if raw is None or raw == "":
+                continue
+            for path in paths:
+                node = values
+                for key in path[:-1]:
+                    node = node.setdefault(key, {})
+                node[path[-1]] = raw
+        return values
+
+
+# Set only for the duration of one load_settings() call (pydantic-settings builds sources in
+# classmethods, so the file and environment are handed over here rather than via globals users see).
+_CURRENT_YAML: Path | None = None
+_CURRENT_ENV: dict[str, str] | None = None
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    check_paths: bool = True,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from YAML + environment; raise ConfigError with one readable line."""
+    global _CURRENT_YAML, _CURRENT_ENV
+    env = dict(os.environ if environ is None else environ)
+    path = Path(config_path or env.get("FOLIO_CONFIG") or DEFAULT_CONFIG)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    _CURRENT_YAML, _CURRENT_ENV = path, env
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, path)) from None
+    finally:
+        _CURRENT_YAML, _CURRENT_ENV = None, None
+    settings = _resolve_paths(settings, path.resolve().parent)
+    if check_paths:
+        for i, source in enumerate(settings.sources):
+            if not source.path.is_dir():
+                raise ConfigError(f"{path}: sources.{i}.path: folder does not exist: {source.path}")
+    return settings
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Relative paths in config are relative to the config file, not the current directory."""
+
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p)
+
+    settings.config_path = settings.config_path or base
+    settings.storage_dir = resolve(settings.storage_dir)
+    for source in settings.sources:
+        source.path = resolve(source.path)
+    if settings.vector_store.path is not None:
+        settings.vector_store.path = resolve(settings.vector_store.path)
+    db = settings.database.url
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        rel = db.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            settings.database.url = f"sqlite:///{resolve(Path(rel))}"
+    return settings
+
+
+def format_validation_error(exc: ValidationError, path: Path) -> str:
+    """First error only, as `file: dotted.key: message` — one line, no traceback."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{path}: {loc}: {message}{more}"

@@ -1,0 +1,66 @@
+"""The FastAPI façade: `create_app(settings)` builds one app with its own resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.api.routes import health, ingest, query
+from app.core.errors import install_error_handlers
+from app.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.core.settings import Settings
+from app.services.index_holder import IndexHolder
+from indexes.config import IndexConfig
+from indexes.engine import FolioIndex
+
+BODY_OVERHEAD = 64 * 1024  # JSON envelope around the largest allowed content
+
+
+def create_app(
+    settings: Settings,
+    *,
+    handoff_token: str | None = None,
+    index_factory: Callable[[IndexConfig], FolioIndex] = FolioIndex,
+) -> FastAPI:
+    """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
+    logging.basicConfig(level=settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        holder = IndexHolder(settings.index, factory=index_factory)
+        holder.start()
+        app.state.index_holder = holder
+        try:
+            yield
+        finally:
+            holder.close()
+
+    app = FastAPI(
+        title="Folio",
+        version="0.1.0",
+        description="Answers questions about a body of content with numbered citations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.handoff_token = handoff_token
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(query.router)
+    app.include_router(ingest.router)
+
+    if settings.api.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "Authorization", "X-API-Key"],
+        )
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
+    )
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
+    return app

@@ -1,0 +1,72 @@
+"""Holds the process's FolioIndex, building it at start-up and retrying when a store is down.
+
+A Qdrant server that is unreachable at start-up must not crash the app: /health stays up,
+/ready explains the problem, and the next request after it comes back builds the index.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from app.core.errors import ServiceUnavailable
+from indexes.config import IndexConfig
+from indexes.engine import FolioIndex
+from indexes.stores import StoreError, describe_store
+
+log = logging.getLogger("folio.index")
+
+RETRY_AFTER_S = 5.0
+
+
+class IndexHolder:
+    """Lazily (re)builds the FolioIndex; at most one build at a time, one try per interval."""
+
+    def __init__(
+        self, cfg: IndexConfig, factory: Callable[[IndexConfig], FolioIndex] = FolioIndex
+    ) -> None:
+        self.cfg = cfg
+        self._factory = factory
+        self._index: FolioIndex | None = None
+        self.error: str | None = None
+        self._last_try = 0.0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._try_build()
+
+    def get(self) -> FolioIndex:
+        """The index, or ServiceUnavailable with the reason."""
+        if self._index is None and time.monotonic() - self._last_try >= RETRY_AFTER_S:
+            self._try_build()
+        if self._index is None:
+            raise ServiceUnavailable(self.error or "index not loaded")
+        return self._index
+
+    @property
+    def loaded(self) -> FolioIndex | None:
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    def _try_build(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                return
+            self._last_try = time.monotonic()
+            try:
+                self._index = self._factory(self.cfg)
+                self.error = None
+            except StoreError as exc:
+                self.error = str(exc)
+            except Exception as exc:  # connection errors from the Qdrant client, etc.
+                self.error = (
+                    f"{describe_store(self.cfg.vector_store)} is unreachable ({type(exc).__name__})"
+                )
+            if self.error:
+                log.error("index unavailable: %s", self.error)

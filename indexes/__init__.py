@@ -1,0 +1,1 @@
+"""Folio's retrieval core: everything LlamaIndex, usable from a notebook (never imports `app`)."""

@@ -1,0 +1,145 @@
+"""Typed models for the RAG half of `config.yaml` (sources → chunks → vectors → answers).
+
+They live here, not in `app/`, so a notebook can build an index from the same file the server
+reads. Unknown keys are errors: a typo in config must stop start-up, not be silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(StrictModel):
+    """One group of files to index: which files, how to read them, which book they belong to."""
+
+    name: str = Field(min_length=1, description="Stable name of this source; part of document ids")
+    path: Path = Field(description="Folder the globs are resolved against")
+    globs: list[str] = Field(default_factory=lambda: ["**/*.md"], min_length=1)
+    reader: Literal["markdown", "text", "pdf", "html"] = "markdown"
+    book: str = Field(min_length=1, description="Book title stored on every chunk")
+    chapter_from: Literal["heading", "filename"] = Field(
+        default="heading", description="Chapter title: first H1 of the file, or the file name"
+    )
+
+
+class ChunkingConfig(StrictModel):
+    """Markdown headings first (sections), then sentence windows in the embedder's tokens."""
+
+    split_headings: bool = True
+    chunk_size: int = Field(default=200, ge=32, le=8192)
+    chunk_overlap: int = Field(default=30, ge=0)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingConfig:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+
+class EmbeddingConfig(StrictModel):
+    """Which embedder turns chunks and questions into vectors."""
+
+    provider: Literal["local", "openai", "mock"] = "local"
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    dimensions: int | None = Field(default=None, ge=1)
+    api_key: SecretStr | None = None
+    api_base: HttpUrl | None = None
+    max_length: int = Field(default=256, ge=16, description="Model window in word pieces")
+
+
+class VectorStoreConfig(StrictModel):
+    """Qdrant: local mode on disk by `path`, or a server/cluster by `url` (+ `api_key`)."""
+
+    path: Path | None = Path("storage/qdrant")
+    url: HttpUrl | None = None
+    api_key: SecretStr | None = None
+    collection: str = Field(default="folio", pattern=r"^[A-Za-z0-9_\-]+$")
+    timeout_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def is_server(self) -> bool:
+        return self.url is not None
+
+
+class RetrievalConfig(StrictModel):
+    """How many passages to fetch and how similar they must be to count."""
+
+    mode: Literal["dense"] = "dense"
+    top_k: int = Field(default=5, ge=1, le=50)
+    similarity_cutoff: float = Field(default=0.25, ge=-1.0, le=1.0)
+
+
+class SynthesisConfig(StrictModel):
+    """Turning passages into an answer: extractive offline, or an (OpenAI-compatible) LLM."""
+
+    mode: Literal["auto", "extractive", "llm"] = Field(
+        default="auto", description="auto = llm when an API key is set, else extractive"
+    )
+    max_citations: int = Field(default=5, ge=1, le=20)
+    max_sentences: int = Field(default=4, ge=1, le=20)
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    api_base: HttpUrl | None = None
+    temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    timeout_s: float = Field(default=60.0, gt=0)
+    prompt: str = Field(
+        default=(
+            "You answer questions about the book using only the numbered sources below.\n"
+            "Cite every claim with the number of its source in square brackets, like [1] or "
+            "[2][3]. If the sources do not contain the answer, say you don't know.\n\n"
+            "Sources:\n{sources}\n\nQuestion: {question}\nAnswer:"
+        ),
+        description="Prompt template with {sources} and {question}",
+    )
+    no_answer: str = "I could not find anything in the indexed content that answers this question."
+
+    @property
+    def effective_mode(self) -> Literal["extractive", "llm"]:
+        if self.mode == "auto":
+            return "llm" if self.api_key is not None else "extractive"
+        return self.mode
+
+    @model_validator(mode="after")
+    def _prompt_has_slots(self) -> SynthesisConfig:
+        for slot in ("{sources}", "{question}"):
+            if slot not in self.prompt:
+                raise ValueError(f"prompt must contain {slot}")
+        return self
+
+
+class RuntimeConfig(StrictModel):
+    """Thread pools, set once: on 2 cores torch and OpenBLAS fighting costs 4-5x latency."""
+
+    torch_threads: int = Field(default=1, ge=1, le=64)
+    blas_threads: int = Field(default=1, ge=1, le=64)
+
+
+class IndexConfig(StrictModel):
+    """The RAG part of config.yaml."""
+
+    storage_dir: Path = Path("storage")
+    sources: list[SourceConfig] = Field(default_factory=list)
+    chunking: ChunkingConfig = ChunkingConfig()
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    vector_store: VectorStoreConfig = VectorStoreConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
+    synthesis: SynthesisConfig = SynthesisConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> IndexConfig:
+        names = [s.name for s in self.sources]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"source names must be unique, repeated: {sorted(duplicates)}")
+        return self

@@ -1,0 +1,149 @@
+"""FolioIndex: the one object that owns the RAG resources of a process.
+
+Built once (model load, Qdrant client) and shared by the CLI, the HTTP app and notebooks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import Document
+from llama_index.vector_stores.qdrant import QdrantVectorStore
+from pydantic import PrivateAttr
+
+from indexes.config import IndexConfig
+from indexes.embeddings import build_embed_model, build_tokenizer
+from indexes.models import Answer
+from indexes.parsers import BookNodeParser
+from indexes.pipeline import Indexer, IndexReport, ProgressFn
+from indexes.query import FolioQueryEngine
+from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
+from indexes.runtime import apply_runtime
+from indexes.stores import check_store, count_points, describe_store, open_qdrant
+
+
+class GuardedQdrantVectorStore(QdrantVectorStore):
+    """Serialises writes and reads on one client: Qdrant local mode is not safe to search while
+    another thread upserts. Uncontended, the lock costs microseconds."""
+
+    _guard: Any = PrivateAttr(default_factory=threading.RLock)
+
+    def add(self, *args: Any, **kwargs: Any) -> Any:
+        with self._guard:
+            return super().add(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with self._guard:
+            if not self._client.collection_exists(self.collection_name):
+                return None  # nothing was ever added, so there is nothing to delete
+            return super().delete(*args, **kwargs)
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        with self._guard:
+            return super().query(*args, **kwargs)
+
+
+class FolioIndex:
+    """Embedder + Qdrant + docstores + query engine, configured by one IndexConfig."""
+
+    def __init__(
+        self, cfg: IndexConfig, *, eager: bool = True, embed_model: BaseEmbedding | None = None
+    ) -> None:
+        apply_runtime(cfg.runtime)
+        self.cfg = cfg
+        if embed_model is not None:  # share one loaded model (tests, evals over many configs)
+            self.__dict__["embed_model"] = embed_model
+        self.client = open_qdrant(cfg.vector_store)
+        self.vector_store = GuardedQdrantVectorStore(
+            client=self.client,
+            collection_name=cfg.vector_store.collection,
+            index_doc_id=cfg.vector_store.is_server,  # payload indexes only exist on a server
+        )
+        self.indexer = Indexer(
+            model_loader=self._transforms,
+            vector_store=self.vector_store,
+            storage_dir=cfg.storage_dir,
+        )
+        if eager:  # a server pays the model load at start-up, not on the first request
+            _ = self.engine
+
+    @cached_property
+    def embed_model(self) -> BaseEmbedding:
+        """Loaded on first use, so a no-op re-index never loads the model."""
+        return build_embed_model(self.cfg.embedding, self.cfg.runtime)
+
+    @cached_property
+    def parser(self) -> BookNodeParser:
+        return BookNodeParser.from_config(
+            self.cfg.chunking, tokenizer=build_tokenizer(self.embed_model)
+        )
+
+    @cached_property
+    def engine(self) -> FolioQueryEngine:
+        return FolioQueryEngine.from_config(
+            self.cfg, vector_store=self.vector_store, embed_model=self.embed_model
+        )
+
+    def _transforms(self) -> tuple[BookNodeParser, BaseEmbedding]:
+        return self.parser, self.embed_model
+
+    @classmethod
+    def from_config(
+        cls, cfg: IndexConfig, *, eager: bool = True, embed_model: BaseEmbedding | None = None
+    ) -> FolioIndex:
+        return cls(cfg, eager=eager, embed_model=embed_model)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- ingestion ---------------------------------------------------------------------------
+
+    def load_source_documents(self) -> list[Document]:
+        return [doc for source in self.cfg.sources for doc in read_source(source)]
+
+    def index_sources(self, progress: ProgressFn | None = None) -> IndexReport:
+        """Re-index everything listed in config: add/update changed files, drop removed ones."""
+        return self.indexer.sync(
+            self.load_source_documents(),
+            origin=ORIGIN_CONFIG,
+            delete_missing=True,
+            progress=progress,
+        )
+
+    def ingest_text(
+        self, *, content: str, chapter: str, source_id: str, book: str | None = None
+    ) -> IndexReport:
+        """Add or replace one API-ingested document (same content twice → unchanged)."""
+        doc = make_document(
+            doc_id=source_id,
+            text=content,
+            book=book or (self.cfg.sources[0].book if self.cfg.sources else "Ingested"),
+            chapter=chapter,
+            origin=ORIGIN_API,
+        )
+        return self.indexer.sync([doc], origin=ORIGIN_API, delete_missing=False)
+
+    def ingest_documents(self, documents: Sequence[Document], origin: str) -> IndexReport:
+        return self.indexer.sync(documents, origin=origin, delete_missing=False)
+
+    def delete_document(self, doc_id: str) -> bool:
+        return self.indexer.delete(doc_id)
+
+    # -- queries and health ------------------------------------------------------------------
+
+    def query(self, question: str, top_k: int | None = None) -> Answer:
+        return self.engine.query(question, top_k=top_k)
+
+    def point_count(self) -> int:
+        return count_points(self.client, self.cfg.vector_store.collection)
+
+    def check(self) -> None:
+        """Raise StoreError when the vector store is unreachable."""
+        check_store(self.client, self.cfg.vector_store)
+
+    def describe(self) -> str:
+        return describe_store(self.cfg.vector_store)

@@ -1,0 +1,38 @@
+"""Process-wide thread pools, set once before the first embedding or search.
+
+On 2 cores, torch's intra-op pool and OpenBLAS (numpy, used by Qdrant local mode) each default to
+all cores and thrash each other; pinning both made retrieval 4-5x faster here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from indexes.config import RuntimeConfig
+
+_applied = False
+
+# Read by huggingface_hub/transformers at import time: nothing may be downloaded at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+def apply_runtime(cfg: RuntimeConfig) -> None:
+    """Pin the BLAS thread pool (idempotent); torch is pinned when the local model loads."""
+    global _applied
+    if _applied:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=cfg.blas_threads, user_api="blas")
+    _applied = True
+
+
+def pin_torch_threads(cfg: RuntimeConfig) -> None:
+    """Called just before a local model loads, so processes that never embed skip torch."""
+    import torch
+
+    torch.set_num_threads(cfg.torch_threads)
