@@ -1,0 +1,116 @@
+"""Config validation: every mistake stops start-up with one line that names the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.core.settings import ConfigError, load_settings
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    book = tmp_path / "book"
+    book.mkdir(exist_ok=True)
+    base = {"sources": [{"name": "b", "path": str(book), "book": "B"}]}
+    base.update(data)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(base))
+    return path
+
+
+def _error(path: Path, environ: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ=environ or {})
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_unknown_key_is_named(tmp_path):
+    message = _error(_write(tmp_path, {"vector_store": {"urll": "http://x"}}))
+    assert "vector_store.urll" in message and "unknown key" in message
+
+
+def test_unknown_top_level_key_is_named(tmp_path):
+    assert "retreival" in _error(_write(tmp_path, {"retreival": {"top_k": 3}}))
+
+
+def test_wrong_type_is_named(tmp_path):
+    message = _error(_write(tmp_path, {"retrieval": {"top_k": "many"}}))
+    assert "retrieval.top_k" in message
+
+
+def test_missing_source_path_is_named(tmp_path):
+    path = _write(tmp_path, {})
+    data = yaml.safe_load(path.read_text())
+    data["sources"][0]["path"] = str(tmp_path / "nope")
+    path.write_text(yaml.safe_dump(data))
+    message = _error(path)
+    assert "sources.0.path" in message and "does not exist" in message
+
+
+def test_bad_url_is_named(tmp_path):
+    message = _error(_write(tmp_path, {"vector_store": {"url": "not a url"}}))
+    assert "vector_store.url" in message
+
+
+def test_bad_env_url_is_named(tmp_path):
+    message = _error(_write(tmp_path, {}), environ={"QDRANT_URL": "::::"})
+    assert "vector_store.url" in message
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "absent.yaml", environ={})
+
+
+def test_environment_overrides_yaml(tmp_path):
+    path = _write(tmp_path, {"vector_store": {"collection": "c"}, "log_level": "INFO"})
+    settings = load_settings(
+        path,
+        environ={
+            "QDRANT_URL": "http://qdrant.internal:6333",
+            "OPENAI_API_KEY": "sk-test",
+            "LOG_LEVEL": "debug",
+            "ALLOWED_ORIGINS_STR": "https://a.example, https://b.example",
+            "RATE_LIMIT_QUERIES_PER_MINUTE": "7",
+        },
+    )
+    assert str(settings.vector_store.url) == "http://qdrant.internal:6333/"
+    assert settings.vector_store.collection == "c"
+    assert settings.synthesis.api_key.get_secret_value() == "sk-test"
+    assert settings.synthesis.effective_mode == "llm"
+    assert settings.log_level == "DEBUG"
+    assert settings.api.allowed_origins == ["https://a.example", "https://b.example"]
+    assert settings.api.rate_limit_per_minute == 7
+
+
+def test_no_key_means_extractive(tmp_path):
+    settings = load_settings(_write(tmp_path, {}), environ={})
+    assert settings.synthesis.effective_mode == "extractive"
+
+
+def test_relative_paths_resolve_against_config_file(tmp_path):
+    (tmp_path / "book").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"sources": [{"name": "b", "path": "book", "book": "B"}]}))
+    settings = load_settings(path, environ={})
+    assert settings.sources[0].path == tmp_path.resolve() / "book"
+    assert settings.storage_dir == tmp_path.resolve() / "storage"
+
+
+def test_production_refuses_default_jwt_secret(tmp_path):
+    message = _error(_write(tmp_path, {"environment": "production"}))
+    assert "jwt_secret" in message
+
+
+def test_chunk_overlap_must_be_below_size(tmp_path):
+    message = _error(_write(tmp_path, {"chunking": {"chunk_size": 64, "chunk_overlap": 64}}))
+    assert "chunking" in message
+
+
+def test_repo_config_is_valid(repo_root):
+    settings = load_settings(repo_root / "config.yaml", environ={})
+    assert settings.sources and settings.embedding.provider == "local"
