@@ -52,3 +52,28 @@ def folio(settings, minilm):
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def indexed_template(tmp_path_factory, minilm) -> Path:
+    """The sample book indexed once per session; tests get a copy of its storage."""
+    from app.core.settings import load_settings
+    from indexes.engine import FolioIndex
+
+    root = tmp_path_factory.mktemp("indexed-template")
+    book = root / "book"
+    shutil.copytree(SAMPLE_BOOK, book)
+    settings = load_settings(write_config(root, book), environ={})
+    index = FolioIndex.from_config(settings.index, embed_model=minilm)
+    index.index_sources()
+    index.close()
+    return root
+
+
+@pytest.fixture
+def indexed_settings(tmp_path: Path, book_dir: Path, indexed_template: Path):
+    """Settings over an already-indexed copy of the sample book (no embedding needed)."""
+    from app.core.settings import load_settings
+
+    shutil.copytree(indexed_template / "storage", tmp_path / "storage")
+    return load_settings(write_config(tmp_path, book_dir), environ={})
