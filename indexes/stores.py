@@ -28,7 +28,12 @@ def open_qdrant(cfg: VectorStoreConfig) -> QdrantClient:
     """A client for local mode (`path`) or a server (`url`); one per process."""
     if cfg.url is not None:
         api_key = cfg.api_key.get_secret_value() if cfg.api_key else None
-        return QdrantClient(url=str(cfg.url), api_key=api_key, timeout=int(cfg.timeout_s))
+        return QdrantClient(
+            url=str(cfg.url),
+            api_key=api_key,
+            timeout=max(1, int(cfg.timeout_s)),
+            check_compatibility=False,  # its probe is one more round trip at start-up
+        )
     assert cfg.path is not None
     cfg.path.mkdir(parents=True, exist_ok=True)
     try:
