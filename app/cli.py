@@ -186,8 +186,13 @@ def serve(
 
     settings = _settings(config)
     token = new_token()
-    application = create_app(settings, handoff_token=token)
-    if not settings.vector_store.is_server:
+    local = not settings.vector_store.is_server
+    application = create_app(
+        settings,
+        handoff_token=token,
+        on_shutdown=(lambda: remove_server_info(settings.storage_dir)) if local else None,
+    )
+    if local:
         write_server_info(settings.storage_dir, host=host, port=port, token=token)
     try:
         uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())

@@ -25,6 +25,7 @@ def create_app(
     *,
     handoff_token: str | None = None,
     index_factory: Callable[[IndexConfig], FolioIndex] = FolioIndex,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
     logging.basicConfig(level=settings.log_level)
@@ -38,6 +39,8 @@ def create_app(
             yield
         finally:
             holder.close()
+            if on_shutdown is not None:  # runs before uvicorn re-raises SIGTERM
+                on_shutdown()
 
     app = FastAPI(
         title="Folio",
