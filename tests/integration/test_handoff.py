@@ -65,8 +65,8 @@ def served(tmp_path_factory, indexed_template: Path):
     assert not (tmp_path / "storage" / "server.json").exists(), "handoff file left behind"
 
 
-def test_index_while_serving_hands_off_and_server_answers_from_new_index(running_server, book_dir):
-    url, config, env = running_server
+def test_index_while_serving_hands_off_and_server_answers_from_new_index(served):
+    url, config, env, book_dir = served
     (book_dir / "ch06-rye.md").write_text(
         "# Chapter 6: Rye\n\n## Rye Sours\n\nA rye sour is kept at 30°C and fed with whole "
         "rye flour; rye loaves are baked in a tin because rye has weak gluten.\n"
