@@ -121,6 +121,9 @@ class RuntimeConfig(StrictModel):
     """Thread pools, set once: on 2 cores torch and OpenBLAS fighting costs 4-5x latency."""
 
     torch_threads: int = Field(default=1, ge=1, le=64)
+    ingest_torch_threads: int = Field(
+        default=2, ge=1, le=64, description="torch threads while a bulk re-index embeds"
+    )
     blas_threads: int = Field(default=1, ge=1, le=64)
 
 

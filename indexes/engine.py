@@ -22,7 +22,7 @@ from indexes.parsers import BookNodeParser
 from indexes.pipeline import Indexer, IndexReport, ProgressFn
 from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
-from indexes.runtime import apply_runtime
+from indexes.runtime import apply_runtime, torch_threads
 from indexes.stores import check_store, count_points, describe_store, open_qdrant
 
 
@@ -107,12 +107,13 @@ class FolioIndex:
 
     def index_sources(self, progress: ProgressFn | None = None) -> IndexReport:
         """Re-index everything listed in config: add/update changed files, drop removed ones."""
-        return self.indexer.sync(
-            self.load_source_documents(),
-            origin=ORIGIN_CONFIG,
-            delete_missing=True,
-            progress=progress,
-        )
+        with torch_threads(self.cfg.runtime.ingest_torch_threads):
+            return self.indexer.sync(
+                self.load_source_documents(),
+                origin=ORIGIN_CONFIG,
+                delete_missing=True,
+                progress=progress,
+            )
 
     def ingest_text(
         self, *, content: str, chapter: str, source_id: str, book: str | None = None

@@ -7,6 +7,9 @@ all cores and thrash each other; pinning both made retrieval 4-5x faster here.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from indexes.config import RuntimeConfig
 
@@ -36,3 +39,18 @@ def pin_torch_threads(cfg: RuntimeConfig) -> None:
     import torch
 
     torch.set_num_threads(cfg.torch_threads)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """More torch threads for a bulk embedding job, restored afterwards (queries want 1)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
