@@ -13,6 +13,8 @@ from app.api.routes import health, ingest, query
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from app.core.settings import Settings
+from app.db import migrate
+from app.db.engine import make_engine
 from app.services.index_holder import IndexHolder
 from indexes.config import IndexConfig
 from indexes.engine import FolioIndex
@@ -31,6 +33,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.database.auto_migrate:
+            migrate.upgrade(settings.database.url)
+        app.state.engine = make_engine(settings.database.url)
         holder = IndexHolder(settings.index, factory=index_factory)
         holder.start()
         app.state.index_holder = holder
@@ -38,6 +43,7 @@ def create_app(
             yield
         finally:
             holder.close()
+            app.state.engine.dispose()
 
     app = FastAPI(
         title="Folio",

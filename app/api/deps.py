@@ -1,11 +1,13 @@
-"""FastAPI dependencies: settings, the index, and the bootstrap admin-key check."""
+"""FastAPI dependencies: settings, the DB session, the index, identity and scope checks."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlmodel import Session
 
 from app.core.errors import Unauthorized
 from app.core.settings import Settings
@@ -18,6 +20,12 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request on the engine the lifespan opened."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
 def get_holder(request: Request) -> IndexHolder:
     return request.app.state.index_holder
 
@@ -27,6 +35,7 @@ def get_index(holder: Annotated[IndexHolder, Depends(get_holder)]) -> FolioIndex
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
 

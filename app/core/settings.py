@@ -98,6 +98,9 @@ class DatabaseConfig(_Strict):
     """SQLite by default, PostgreSQL via DATABASE_URL."""
 
     url: str = "sqlite:///storage/folio.db"
+    auto_migrate: bool = Field(
+        default=True, description="run `alembic upgrade head` at start-up (off: `folio db upgrade`)"
+    )
 
     @field_validator("url")
     @classmethod
