@@ -58,7 +58,7 @@ class RateLimiter:
                 reset=math.ceil(stats.reset_time),
             )
             if not allowed:
-                retry_after = max(1, state.reset - int(time.time()))
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
                 headers = {**state.headers(), "Retry-After": str(retry_after)}
                 raise RateLimited(
                     f"Rate limit of {item.amount} per {item.GRANULARITY.name} exceeded; "

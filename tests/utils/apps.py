@@ -19,7 +19,7 @@ def make_settings(tmp_path: Path, **sections: Any):
     from app.core.settings import load_settings
 
     book = tmp_path / "book"
-    book.mkdir(exist_ok=True)
+    book.mkdir(parents=True, exist_ok=True)
     auth = {"bcrypt_rounds": 4, "admin_api_key": ADMIN_KEY, **sections.pop("auth", {})}
     config = write_config(
         tmp_path,
