@@ -47,7 +47,8 @@ async def running(settings, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
 
     app = create_app(settings, index_factory=mock_index, **kwargs)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        # raise_app_exceptions=False: a 500 reaches the test as the client would see it.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://folio.test") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
