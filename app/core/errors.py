@@ -129,8 +129,25 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{loc}: {message}"
 
 
+class NoTracebackFilter(logging.Filter):
+    """Drops exc_info from records: Starlette re-raises after our handler has sent the 500, and
+    the server (uvicorn) would log the full traceback, which can hold SQL, paths and secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            exc = record.exc_info[1]
+            record.msg = f"{record.msg} type={type(exc).__name__} at={where(exc) if exc else '-'}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every failure in the one JSON shape."""
+    for name in ("uvicorn.error", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, NoTracebackFilter) for f in logger.filters):
+            logger.addFilter(NoTracebackFilter())
 
     @app.exception_handler(FolioError)
     async def _folio(request: Request, exc: FolioError) -> JSONResponse:

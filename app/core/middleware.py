@@ -31,13 +31,7 @@ class RequestIdMiddleware:
                 message["headers"].append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            # Starlette re-raises after the error handler has sent the 500 (already logged
-            # without traceback); swallowing it here keeps the server from logging the full
-            # traceback, which can hold SQL, paths and secrets.
-            pass
+        await self.app(scope, receive, send_with_id)
 
 
 class _BodyTooLarge(Exception):

@@ -105,6 +105,18 @@ async def test_errors_and_logs_leak_no_trace_sql_path_or_secret(tmp_path: Path, 
         assert not LEAKS.search(text), LEAKS.search(text)
         assert not any(s in text for s in secrets)
     assert "OperationalError" in caplog.text  # the log still says what failed
+    # What uvicorn logs when Starlette re-raises after the 500 carries no traceback either.
+    record = logging.LogRecord(
+        "uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", None, None
+    )
+    try:
+        raise RuntimeError("SELECT secret FROM /work/x")
+    except RuntimeError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    logging.getLogger("uvicorn.error").filters[0].filter(record)
+    assert record.exc_info is None and not LEAKS.search(logging.Formatter().format(record))
 
 
 SQLI = [
