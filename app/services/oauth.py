@@ -51,7 +51,7 @@ def _client(cfg: OAuthProviderConfig, redirect_uri: str) -> AsyncOAuth2Client:
 
 async def _metadata(client: AsyncOAuth2Client, cfg: OAuthProviderConfig) -> dict:
     try:
-        response = await client.get(cfg.server_metadata_url)
+        response = await client.get(cfg.server_metadata_url, withhold_token=True)
         response.raise_for_status()
         return response.json()
     except Exception as exc:
@@ -104,7 +104,7 @@ async def finish_login(
             token = await client.fetch_token(
                 meta["token_endpoint"], code=code, code_verifier=flow["cv"]
             )
-            jwks = (await client.get(meta["jwks_uri"])).json()
+            jwks = (await client.get(meta["jwks_uri"], withhold_token=True)).json()
         except Exception as exc:
             log.info("oauth code exchange failed type=%s", type(exc).__name__)
             raise Unauthorized("The login provider refused the authorization code") from None
