@@ -1,4 +1,4 @@
-"""`folio` command line: index, ask, serve."""
+"""`folio` command line: index, ask, serve; db, keys, users (app/cli_admin.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.cli_admin import db_app, keys_app, users_app
 from app.core.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 console = Console()
 err_console = Console(stderr=True)
 

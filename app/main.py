@@ -9,11 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.routes import health, ingest, query
+from app.api.routes import auth, health, ingest, keys, oauth, query
 from app.core.errors import install_error_handlers
-from app.core.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from app.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.core.settings import Settings
+from app.db import migrate
+from app.db.engine import make_engine
 from app.services.index_holder import IndexHolder
+from app.services.ratelimit import RateLimiter
 from indexes.config import IndexConfig
 from indexes.engine import FolioIndex
 
@@ -32,6 +39,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.database.auto_migrate:
+            migrate.upgrade(settings.database.url)
+        app.state.engine = make_engine(settings.database.url)
+        app.state.limiter = RateLimiter(
+            settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
+        )
         holder = IndexHolder(settings.index, factory=index_factory)
         holder.start()
         app.state.index_holder = holder
@@ -39,6 +52,8 @@ def create_app(
             yield
         finally:
             holder.close()
+            app.state.limiter.close()
+            app.state.engine.dispose()
             if on_shutdown is not None:  # runs before uvicorn re-raises SIGTERM
                 on_shutdown()
 
@@ -54,6 +69,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
+    app.include_router(auth.router)
+    app.include_router(oauth.router)
+    app.include_router(keys.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(
@@ -61,9 +79,17 @@ def create_app(
             allow_origins=settings.api.allowed_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type", "Authorization", "X-API-Key"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+            ],
         )
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
     return app

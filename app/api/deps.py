@@ -1,21 +1,32 @@
-"""FastAPI dependencies: settings, the index, and the bootstrap admin-key check."""
+"""FastAPI dependencies: settings, the DB session, the index, identity, scopes, rate limits."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
+from sqlmodel import Session
 
 from app.core.errors import Unauthorized
 from app.core.settings import Settings
+from app.db.models import User
 from app.services.handoff import HANDOFF_HEADER
+from app.services.identity import Identity, resolve_identity
 from app.services.index_holder import IndexHolder
+from app.services.ratelimit import RateLimiter
 from indexes.engine import FolioIndex
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request on the engine the lifespan opened."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
 
 
 def get_holder(request: Request) -> IndexHolder:
@@ -26,39 +37,102 @@ def get_index(holder: Annotated[IndexHolder, Depends(get_holder)]) -> FolioIndex
     return holder.get()
 
 
+def get_limiter(request: Request) -> RateLimiter:
+    return request.app.state.limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+
+
+def get_identity(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Identity:
+    """API key (X-API-Key or Bearer), else JWT user (Bearer), else anonymous by client IP."""
+    client_ip = request.client.host if request.client else "unknown"
+    return resolve_identity(
+        db=db,
+        settings=settings,
+        api_key=x_api_key,
+        authorization=authorization,
+        client_ip=client_ip,
+    )
+
+
+CurrentIdentity = Annotated[Identity, Depends(get_identity)]
+
+
+def get_current_user(identity: CurrentIdentity) -> User:
+    if identity.user is None:
+        raise Unauthorized("Log in first (Authorization: Bearer <access token>)")
+    return identity.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_scope(scope: str) -> Callable[[Identity], Identity]:
+    """A dependency that lets the request through only with `scope`."""
+
+    def check(identity: CurrentIdentity) -> Identity:
+        identity.require(scope)
+        return identity
+
+    check.__name__ = f"require_{scope}_scope"
+    return check
 
 
 def _matches(given: str | None, expected: str | None) -> bool:
-    # compare_digest: the time taken must not reveal how much of the key was right.
+    # compare_digest: the time taken must not reveal how much of the token was right.
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_admin_key(
-    settings: SettingsDep,
-    x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
-) -> None:
-    """Bootstrap protection for write routes: the FOLIO_ADMIN_API_KEY in X-API-Key."""
-    expected = settings.auth.admin_api_key
-    if not _matches(x_api_key, expected.get_secret_value() if expected else None):
-        raise Unauthorized("A valid X-API-Key is required")
-
-
-def require_admin_or_handoff(
+def require_ingest_or_handoff(
     request: Request,
+    db: DbDep,
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
+    authorization: Annotated[str | None, Header()] = None,
     handoff: Annotated[str | None, Header(alias=HANDOFF_HEADER)] = None,
 ) -> None:
-    """Re-index is allowed to the admin key, or to the local CLI holding the handoff token."""
+    """Re-index: an `ingest` key, or the local CLI holding the server's handoff token."""
     if _matches(handoff, getattr(request.app.state, "handoff_token", None)):
         return
-    require_admin_key(settings, x_api_key)
+    get_identity(request, db, settings, x_api_key, authorization).require("ingest")
 
 
-AdminKey = Depends(require_admin_key)
-AdminOrHandoff = Depends(require_admin_or_handoff)
+def rate_limit(bucket: str) -> Callable[..., Identity]:
+    """Count the request against `bucket` for the caller; 429 with Retry-After when over."""
+
+    def check(
+        identity: CurrentIdentity, limiter: LimiterDep, settings: SettingsDep, response: Response
+    ) -> Identity:
+        api, key = settings.api, identity.key
+        if bucket == "auth":
+            per_minute, per_day = api.auth_rate_limit_per_minute, api.auth_rate_limit_per_day
+        else:
+            per_minute = (key.rate_limit_per_minute if key else None) or api.rate_limit_per_minute
+            per_day = (key.rate_limit_per_day if key else None) or api.rate_limit_per_day
+        state = limiter.hit(bucket, identity.subject, per_minute=per_minute, per_day=per_day)
+        response.headers.update(state.headers())
+        return identity
+
+    check.__name__ = f"rate_limit_{bucket}"
+    return check
+
+
+IngestScope = Depends(require_scope("ingest"))
+AdminScope = Depends(require_scope("admin"))
+IngestOrHandoff = Depends(require_ingest_or_handoff)
+QueryAccess = Depends(require_scope("query"))
+QueryRateLimit = Depends(rate_limit("query"))  # shared by /query and chat
+AuthRateLimit = Depends(rate_limit("auth"))  # login/register/refresh, per IP

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import html
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.services.ingest import IngestResult
 from indexes.models import Answer, Source
@@ -15,8 +17,27 @@ class QueryRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=50)
 
 
+class SourceOut(Source):
+    """A source with its text also HTML-escaped (ingested `<script>` never comes back live)."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def text_html(self) -> str:
+        return html.escape(self.text)
+
+
 class QueryResponse(Answer):
-    """An answer with numbered sources; `[n]` in `answer` refers to `sources[n-1]`."""
+    """An answer with numbered sources; `[n]` in `answer` refers to `sources[n-1]`.
+
+    Display `answer_html` / `text_html` in a page; the raw fields are for non-HTML clients.
+    """
+
+    sources: list[SourceOut] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def answer_html(self) -> str:
+        return html.escape(self.answer)
 
 
 class IngestRequest(BaseModel):

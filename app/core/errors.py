@@ -48,6 +48,18 @@ class NotFound(FolioError):
     code, status = "not_found", 404
 
 
+class Conflict(FolioError):
+    code, status = "conflict", 409
+
+
+class MfaRequired(FolioError):
+    code, status = "mfa_required", 401
+
+
+class RateLimited(FolioError):
+    code, status = "rate_limited", 429
+
+
 class ServiceUnavailable(FolioError):
     code, status = "unavailable", 503
 
@@ -65,7 +77,7 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 413, 422, 429, 503)
+    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 _HTTP_CODES = {
@@ -78,6 +90,17 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+def where(exc: BaseException) -> str:
+    """`module.function:line` of the innermost frame, without the file path."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "-"
+    module = tb.tb_frame.f_globals.get("__name__", "?")
+    return f"{module}.{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}"
 
 
 def request_id_of(request: Request) -> str:
@@ -106,8 +129,25 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{loc}: {message}"
 
 
+class NoTracebackFilter(logging.Filter):
+    """Drops exc_info from records: Starlette re-raises after our handler has sent the 500, and
+    the server (uvicorn) would log the full traceback, which can hold SQL, paths and secrets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            exc = record.exc_info[1]
+            record.msg = f"{record.msg} type={type(exc).__name__} at={where(exc) if exc else '-'}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every failure in the one JSON shape."""
+    for name in ("uvicorn.error", "uvicorn.asgi"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, NoTracebackFilter) for f in logger.filters):
+            logger.addFilter(NoTracebackFilter())
 
     @app.exception_handler(FolioError)
     async def _folio(request: Request, exc: FolioError) -> JSONResponse:
@@ -125,10 +165,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # No traceback: it can carry SQL, file paths and secrets. Type and raising function
+        # (module.function:line) are enough to find the bug with the request id.
         log.error(
-            "unhandled error request_id=%s type=%s",
+            "unhandled error request_id=%s type=%s at=%s",
             request_id_of(request),
             type(exc).__name__,
-            exc_info=exc,
+            where(exc),
         )
         return error_response(request, 500, "internal", "Internal error")

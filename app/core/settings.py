@@ -40,6 +40,7 @@ from indexes.config import (
 
 DEFAULT_CONFIG = "config.yaml"
 DEV_JWT_SECRET = "dev-only-change-me"
+DEV_KEY_PEPPER = "dev-only-pepper-change-me"
 
 # Flat operator-facing environment names → nested settings paths.
 ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
@@ -56,6 +57,7 @@ ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
     "SESSION_TIMEOUT_HOURS": [("api", "session_timeout_hours")],
     "JWT_SECRET": [("auth", "jwt_secret")],
     "FOLIO_ADMIN_API_KEY": [("auth", "admin_api_key")],
+    "FOLIO_KEY_PEPPER": [("auth", "key_pepper")],
     "FOLIO_ENV": [("environment",)],
 }
 
@@ -77,6 +79,9 @@ class ApiConfig(_Strict):
     rate_limit_per_minute: int = Field(default=10, ge=1)
     rate_limit_per_day: int = Field(default=1000, ge=1)
     redis_url: str | None = None
+    auth_rate_limit_per_minute: int = Field(default=20, ge=1)  # login/register/refresh per IP
+    auth_rate_limit_per_day: int = Field(default=500, ge=1)
+    rate_limit_key_prefix: str = Field(default="folio-rl", min_length=1, max_length=64)
     session_timeout_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("allowed_origins", mode="before")
@@ -98,6 +103,9 @@ class DatabaseConfig(_Strict):
     """SQLite by default, PostgreSQL via DATABASE_URL."""
 
     url: str = "sqlite:///storage/folio.db"
+    auto_migrate: bool = Field(
+        default=True, description="run `alembic upgrade head` at start-up (off: `folio db upgrade`)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -107,11 +115,29 @@ class DatabaseConfig(_Strict):
         return value
 
 
+class OAuthProviderConfig(_Strict):
+    """One OpenID Connect provider (authorization code + PKCE)."""
+
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | None = None
+    server_metadata_url: str = Field(description=".well-known/openid-configuration URL")
+    scope: str = "openid email profile"
+
+
 class AuthConfig(_Strict):
-    """Secrets for the façade. Defaults are refused outside development."""
+    """Secrets and token lifetimes. Default secrets are refused in production."""
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     admin_api_key: SecretStr | None = None
+    key_pepper: SecretStr = SecretStr(DEV_KEY_PEPPER)
+    jwt_issuer: str = "folio"
+    jwt_audience: str = "folio-api"
+    access_token_minutes: float = Field(default=15, gt=0)
+    refresh_token_days: float = Field(default=14, gt=0)
+    password_min_length: int = Field(default=12, ge=8, le=72)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    totp_issuer: str = "Folio"
+    oauth_providers: dict[str, OAuthProviderConfig] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -148,6 +174,13 @@ class Settings(BaseSettings):
             and self.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
         ):
             raise ValueError("auth.jwt_secret: set JWT_SECRET; the default is for development")
+        if (
+            self.environment == "production"
+            and self.auth.key_pepper.get_secret_value() == DEV_KEY_PEPPER
+        ):
+            raise ValueError(
+                "auth.key_pepper: set FOLIO_KEY_PEPPER; the default is for development"
+            )
         return self
 
     @property

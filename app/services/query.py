@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from app.core.errors import ServiceUnavailable
+from app.core.errors import ServiceUnavailable, where
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from indexes.engine import FolioIndex
@@ -22,5 +22,5 @@ def answer_question(
         return index.query(question, top_k=top_k)
     except Exception as exc:
         # The store or the LLM failed; the client gets a stable code, the log gets the type.
-        log.error("query failed: %s", type(exc).__name__, exc_info=exc)
+        log.error("query failed type=%s at=%s", type(exc).__name__, where(exc))
         raise ServiceUnavailable("The answering backend is unavailable, try again later") from None

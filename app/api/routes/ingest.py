@@ -1,11 +1,11 @@
-"""Adding and removing documents over HTTP (bootstrap admin key for now)."""
+"""Adding and removing documents over HTTP (API key with scope `ingest`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import AdminKey, AdminOrHandoff, IndexDep, SettingsDep
+from app.api.deps import IndexDep, IngestOrHandoff, IngestScope, SettingsDep
 from app.api.schemas import DeleteResponse, IngestRequest, IngestResponse
 from app.core.errors import ERROR_RESPONSES
 from app.services.ingest import delete_document, ingest_content
@@ -14,7 +14,7 @@ from app.services.reindex import reindex_events
 router = APIRouter(tags=["ingest"], responses=ERROR_RESPONSES)
 
 
-@router.post("/ingest", response_model=IngestResponse, dependencies=[AdminKey])
+@router.post("/ingest", response_model=IngestResponse, dependencies=[IngestScope])
 def ingest(body: IngestRequest, index: IndexDep, settings: SettingsDep) -> IngestResponse:
     """Index one chapter. Posting the same content again changes nothing."""
     result = ingest_content(
@@ -28,7 +28,7 @@ def ingest(body: IngestRequest, index: IndexDep, settings: SettingsDep) -> Inges
 
 
 @router.delete(
-    "/documents/{document_id:path}", response_model=DeleteResponse, dependencies=[AdminKey]
+    "/documents/{document_id:path}", response_model=DeleteResponse, dependencies=[IngestScope]
 )
 def delete(document_id: str, index: IndexDep) -> DeleteResponse:
     """Remove a document and all its chunks."""
@@ -36,7 +36,7 @@ def delete(document_id: str, index: IndexDep) -> DeleteResponse:
     return DeleteResponse(document_id=document_id, deleted=True)
 
 
-@router.post("/admin/reindex", dependencies=[AdminOrHandoff])
+@router.post("/admin/reindex", dependencies=[IngestOrHandoff])
 def reindex(index: IndexDep) -> StreamingResponse:
     """Re-index the configured sources; streams NDJSON progress, the last line the summary."""
     import json

@@ -1,0 +1,82 @@
+"""Accounts: register, login (password + TOTP), refresh, logout, TOTP enrollment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from app.api.auth_schemas import (
+    LoginRequest,
+    RecoveryCodes,
+    RefreshRequest,
+    RegisterRequest,
+    TotpConfirmRequest,
+    TotpEnrollment,
+    UserPublic,
+)
+from app.api.deps import AuthRateLimit, CurrentUser, DbDep, SettingsDep
+from app.core.errors import ERROR_RESPONSES
+from app.services import tokens, users
+from app.services.tokens import TokenPair
+
+router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/register",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[AuthRateLimit],
+)
+def register(body: RegisterRequest, db: DbDep, settings: SettingsDep) -> UserPublic:
+    """Create an account (password: length policy, bcrypt-hashed)."""
+    user = users.register_user(db=db, settings=settings, email=body.email, password=body.password)
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.post("/login", response_model=TokenPair, dependencies=[AuthRateLimit])
+def login(body: LoginRequest, db: DbDep, settings: SettingsDep) -> TokenPair:
+    """Password login; accounts with TOTP also send `totp_code` (or a `recovery_code`)."""
+    user = users.authenticate_password(
+        db=db,
+        settings=settings,
+        email=body.email,
+        password=body.password,
+        totp_code=body.totp_code,
+        recovery_code=body.recovery_code,
+    )
+    return tokens.issue_tokens(db=db, settings=settings, user=user)
+
+
+@router.post("/refresh", response_model=TokenPair, dependencies=[AuthRateLimit])
+def refresh(body: RefreshRequest, db: DbDep, settings: SettingsDep) -> TokenPair:
+    """Trade a refresh token for a new pair; reusing a spent one revokes the whole login."""
+    return tokens.refresh_tokens(db=db, settings=settings, refresh_token=body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(body: RefreshRequest, db: DbDep, settings: SettingsDep) -> Response:
+    """Revoke this login's refresh tokens."""
+    tokens.logout(db=db, settings=settings, refresh_token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserPublic)
+def me(user: CurrentUser) -> UserPublic:
+    """The logged-in account."""
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.post("/totp/enroll", response_model=TotpEnrollment)
+def totp_enroll(user: CurrentUser, db: DbDep, settings: SettingsDep) -> TotpEnrollment:
+    """A new TOTP secret and otpauth:// URI; login needs codes only after confirmation."""
+    secret, uri = users.start_totp_enrollment(db=db, settings=settings, user=user)
+    return TotpEnrollment(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/totp/confirm", response_model=RecoveryCodes)
+def totp_confirm(
+    body: TotpConfirmRequest, user: CurrentUser, db: DbDep, settings: SettingsDep
+) -> RecoveryCodes:
+    """Turn TOTP on with a first valid code; returns one-time recovery codes (shown once)."""
+    codes = users.confirm_totp(db=db, settings=settings, user=user, code=body.code)
+    return RecoveryCodes(recovery_codes=codes)

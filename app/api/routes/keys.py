@@ -1,0 +1,63 @@
+"""API keys and user management (scope `admin`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.api.auth_schemas import KeyCreate, KeyCreated, KeyPublic, KeyRotate, KeysPublic, UserPublic
+from app.api.deps import AdminScope, DbDep, SettingsDep
+from app.core.errors import ERROR_RESPONSES
+from app.services import keys as key_service
+from app.services import users as user_service
+
+router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES, dependencies=[AdminScope])
+
+
+@router.post("/keys", response_model=KeyCreated, status_code=status.HTTP_201_CREATED)
+def create_key(body: KeyCreate, db: DbDep, settings: SettingsDep) -> KeyCreated:
+    """Create a key; the plaintext `key` is in this response only (the server keeps a hash)."""
+    key, plaintext = key_service.create_key(
+        db=db,
+        settings=settings,
+        name=body.name,
+        scopes=body.scopes,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        rate_limit_per_day=body.rate_limit_per_day,
+    )
+    return KeyCreated(key=plaintext, **KeyPublic.of(key).model_dump())
+
+
+@router.get("/keys", response_model=KeysPublic)
+def list_keys(db: DbDep) -> KeysPublic:
+    """All keys with prefix, scopes and state; never the key itself."""
+    return KeysPublic(data=[KeyPublic.of(k) for k in key_service.list_keys(db=db)])
+
+
+@router.post("/keys/{key_id}/rotate", response_model=KeyCreated)
+def rotate_key(key_id: int, body: KeyRotate, db: DbDep, settings: SettingsDep) -> KeyCreated:
+    """Issue a successor key; the old one keeps working until the grace period ends."""
+    new, plaintext = key_service.rotate_key(
+        db=db, settings=settings, key_id=key_id, grace=key_service.parse_duration(body.grace)
+    )
+    return KeyCreated(key=plaintext, **KeyPublic.of(new).model_dump())
+
+
+@router.delete("/keys/{key_id}", response_model=KeyPublic)
+def revoke_key(key_id: int, db: DbDep) -> KeyPublic:
+    """Revoke at once."""
+    return KeyPublic.of(key_service.revoke_key(db=db, key_id=key_id))
+
+
+@router.get("/users", response_model=list[UserPublic])
+def list_users(db: DbDep) -> list[UserPublic]:
+    """All accounts."""
+    return [
+        UserPublic.model_validate(u, from_attributes=True) for u in user_service.list_users(db=db)
+    ]
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserPublic)
+def deactivate_user(user_id: int, db: DbDep) -> UserPublic:
+    """Block an account from logging in and using its tokens."""
+    user = user_service.set_user_active(db=db, user_id=user_id, active=False)
+    return UserPublic.model_validate(user, from_attributes=True)

@@ -1,0 +1,204 @@
+"""`folio db …`, `folio keys …`, `folio users …`: operator commands on the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.core.settings import ConfigError, Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="config.yaml (default: $FOLIO_CONFIG)")
+]
+
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config, check_paths=False)
+    except ConfigError as exc:
+        err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+    config: ConfigOpt = None,
+) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from app.db import migrate
+
+    settings = _settings(config)
+    migrate.upgrade(settings.database.url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision; -1 is one step")] = "-1",
+    config: ConfigOpt = None,
+) -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    from app.db import migrate
+
+    settings = _settings(config)
+    migrate.downgrade(settings.database.url, revision)
+    console.print(f"database downgraded ({revision})")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOpt = None) -> None:
+    """Print the database's current revision."""
+    from app.db import migrate
+    from app.db.engine import make_engine
+
+    engine = make_engine(_settings(config).database.url)
+    try:
+        console.print(migrate.current_revision(engine) or "(empty)")
+    finally:
+        engine.dispose()
+
+
+keys_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts: list, deactivate.", no_args_is_help=True)
+
+
+def _db(config: Path | None):  # type: ignore[no-untyped-def]
+    """Settings plus a session on a migrated database."""
+    from sqlmodel import Session
+
+    from app.db import migrate
+    from app.db.engine import make_engine
+
+    settings = _settings(config)
+    if settings.database.auto_migrate:
+        migrate.upgrade(settings.database.url)
+    return settings, Session(make_engine(settings.database.url), expire_on_commit=False)
+
+
+def _run(action):  # type: ignore[no-untyped-def]
+    from app.core.errors import FolioError
+
+    try:
+        return action()
+    except FolioError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _print_new_key(key, plaintext: str) -> None:  # type: ignore[no-untyped-def]
+    console.print(f"id {key.id}  name {key.name}  scopes {key.scopes}", highlight=False)
+    console.print("Key (shown once, only its hash is stored):", highlight=False)
+    console.print(plaintext, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key")],
+    scopes: Annotated[str, typer.Option("--scopes", help="Comma-separated: ingest,query,admin")],
+    per_minute: Annotated[int | None, typer.Option(help="Rate-limit override per minute")] = None,
+    per_day: Annotated[int | None, typer.Option(help="Rate-limit override per day")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a key and print it once."""
+    from app.services.keys import create_key
+
+    settings, db = _db(config)
+    with db:
+        key, plaintext = _run(
+            lambda: create_key(
+                db=db,
+                settings=settings,
+                name=name,
+                scopes=scopes,
+                rate_limit_per_minute=per_minute,
+                rate_limit_per_day=per_day,
+            )
+        )
+        _print_new_key(key, plaintext)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOpt = None) -> None:
+    """List keys (prefix, scopes, state); never the keys themselves."""
+    from rich.table import Table
+
+    from app.services.keys import is_active, list_keys
+
+    _, db = _db(config)
+    table = Table("id", "name", "prefix", "scopes", "active", "expires", "last used")
+    with db:
+        for k in list_keys(db=db):
+            table.add_row(
+                str(k.id),
+                k.name,
+                k.prefix,
+                k.scopes,
+                "yes" if is_active(k) else "no",
+                str(k.expires_at or ""),
+                str(k.last_used_at or ""),
+            )
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[int, typer.Argument(help="Key id")],
+    grace: Annotated[str, typer.Option(help="How long the old key keeps working")] = "24h",
+    config: ConfigOpt = None,
+) -> None:
+    """Issue a successor key; the old one stays valid until the grace period ends."""
+    from app.services.keys import parse_duration, rotate_key
+
+    settings, db = _db(config)
+    with db:
+        new, plaintext = _run(
+            lambda: rotate_key(db=db, settings=settings, key_id=key_id, grace=parse_duration(grace))
+        )
+        console.print(f"key {key_id} stays valid for {grace}", highlight=False)
+        _print_new_key(new, plaintext)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="Key id")], config: ConfigOpt = None
+) -> None:
+    """Revoke a key at once."""
+    from app.services.keys import revoke_key
+
+    _, db = _db(config)
+    with db:
+        _run(lambda: revoke_key(db=db, key_id=key_id))
+    console.print(f"key {key_id} revoked")
+
+
+@users_app.command("list")
+def users_list(config: ConfigOpt = None) -> None:
+    """List accounts."""
+    from app.services.users import list_users
+
+    _, db = _db(config)
+    with db:
+        for u in list_users(db=db):
+            mfa = "totp" if u.totp_enabled else "-"
+            state = "active" if u.is_active else "disabled"
+            console.print(f"{u.id}\t{u.email}\t{state}\t{mfa}", highlight=False)
+
+
+@users_app.command("deactivate")
+def users_deactivate(user_id: Annotated[int, typer.Argument()], config: ConfigOpt = None) -> None:
+    """Block an account."""
+    from app.services.users import set_user_active
+
+    _, db = _db(config)
+    with db:
+        _run(lambda: set_user_active(db=db, user_id=user_id, active=False))
+    console.print(f"user {user_id} deactivated")

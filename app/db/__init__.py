@@ -1,0 +1,1 @@
+"""Relational storage: SQLModel tables, the engine, Alembic migrations."""

@@ -1,0 +1,64 @@
+"""Alembic environment: the URL comes from Folio's settings, the schema from SQLModel.metadata.
+
+`folio db upgrade` passes the URL in `config.attributes["url"]`; plain `alembic upgrade head`
+builds Settings the usual way (config.yaml + DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import app.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.db.engine import make_engine
+
+config = context.config
+
+
+def _url() -> str:
+    url = config.attributes.get("url")
+    if url:
+        return url
+    from app.core.settings import load_settings
+
+    return load_settings(check_paths=False).database.url
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_url(),
+        target_metadata=SQLModel.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(_url())
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER needs batch mode
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,179 @@
+"""OpenID Connect login through Authlib: authorization code + PKCE (S256), state and nonce.
+
+The app keeps no server-side session: state, nonce and the PKCE verifier travel in a short-lived
+HttpOnly cookie signed with JWT_SECRET, which also binds the callback to the browser that
+started the login (that is what `state` is for). The ID token is verified against the
+provider's JWKS: signature, issuer, audience (our client id), expiry and our nonce.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwt import JWTClaimsRegistry
+from sqlmodel import Session, select
+
+from app.core.errors import NotFound, ServiceUnavailable, Unauthorized
+from app.core.security import TokenError, decode_jwt, encode_jwt, make_claims
+from app.core.settings import OAuthProviderConfig, Settings
+from app.db.models import OAuthIdentity, User
+from app.services.tokens import TokenPair, issue_tokens
+
+log = logging.getLogger("folio.oauth")
+
+FLOW_COOKIE = "folio_oauth"
+FLOW_TTL_S = 600
+ID_TOKEN_ALGS = ["RS256", "ES256", "PS256", "EdDSA"]
+
+
+def provider_config(settings: Settings, provider: str) -> OAuthProviderConfig:
+    cfg = settings.auth.oauth_providers.get(provider)
+    if cfg is None:
+        raise NotFound(f"unknown OAuth provider {provider!r}")
+    return cfg
+
+
+def _client(cfg: OAuthProviderConfig, redirect_uri: str) -> AsyncOAuth2Client:
+    return AsyncOAuth2Client(
+        client_id=cfg.client_id,
+        client_secret=cfg.client_secret.get_secret_value() if cfg.client_secret else None,
+        scope=cfg.scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        timeout=10,
+    )
+
+
+async def _metadata(client: AsyncOAuth2Client, cfg: OAuthProviderConfig) -> dict:
+    try:
+        response = await client.get(cfg.server_metadata_url, withhold_token=True)
+        response.raise_for_status()
+        return response.json()
+    except Exception as exc:
+        log.error("oauth metadata unavailable type=%s", type(exc).__name__)
+        raise ServiceUnavailable("The login provider is unavailable") from None
+
+
+async def start_login(*, settings: Settings, provider: str, redirect_uri: str) -> tuple[str, str]:
+    """The provider's authorization URL and the signed flow cookie to set."""
+    cfg = provider_config(settings, provider)
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(48)
+    async with _client(cfg, redirect_uri) as client:
+        meta = await _metadata(client, cfg)
+        url, _ = client.create_authorization_url(
+            meta["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
+        )
+    claims = make_claims(
+        subject=provider,
+        token_type="oauth_flow",
+        issuer=settings.auth.jwt_issuer,
+        audience=settings.auth.jwt_audience,
+        ttl_s=FLOW_TTL_S,
+        state=state,
+        nonce=nonce,
+        cv=verifier,
+    )
+    return url, encode_jwt(claims, secret=settings.auth.jwt_secret.get_secret_value())
+
+
+async def finish_login(
+    *,
+    db: Session,
+    settings: Settings,
+    provider: str,
+    redirect_uri: str,
+    code: str,
+    state: str,
+    flow_cookie: str | None,
+) -> TokenPair:
+    """Check state against the cookie, redeem the code with the PKCE verifier, verify the ID
+    token (nonce included), then log the linked (or new) user in."""
+    cfg = provider_config(settings, provider)
+    flow = _read_flow(settings, flow_cookie, provider)
+    if not secrets.compare_digest(state.encode(), str(flow["state"]).encode()):
+        raise Unauthorized("OAuth state mismatch; start the login again")
+    async with _client(cfg, redirect_uri) as client:
+        meta = await _metadata(client, cfg)
+        try:
+            token = await client.fetch_token(
+                meta["token_endpoint"], code=code, code_verifier=flow["cv"]
+            )
+            jwks = (await client.get(meta["jwks_uri"], withhold_token=True)).json()
+        except Exception as exc:
+            log.info("oauth code exchange failed type=%s", type(exc).__name__)
+            raise Unauthorized("The login provider refused the authorization code") from None
+    claims = _verify_id_token(token.get("id_token"), jwks, meta["issuer"], cfg.client_id, flow)
+    user = _link_user(db=db, provider=provider, claims=claims)
+    return issue_tokens(db=db, settings=settings, user=user)
+
+
+def _read_flow(settings: Settings, cookie: str | None, provider: str) -> dict:
+    if not cookie:
+        raise Unauthorized("OAuth login not started in this browser")
+    try:
+        flow = decode_jwt(
+            cookie,
+            secret=settings.auth.jwt_secret.get_secret_value(),
+            issuer=settings.auth.jwt_issuer,
+            audience=settings.auth.jwt_audience,
+            token_type="oauth_flow",
+        )
+    except TokenError:
+        raise Unauthorized("OAuth login expired; start again") from None
+    if flow["sub"] != provider:
+        raise Unauthorized("OAuth login was started for another provider")
+    return flow
+
+
+def _verify_id_token(
+    id_token: str | None, jwks: dict, issuer: str, client_id: str, flow: dict
+) -> dict:
+    if not id_token:
+        raise Unauthorized("The login provider sent no ID token")
+    try:
+        decoded = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=ID_TOKEN_ALGS)
+        JWTClaimsRegistry(
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": client_id},
+            exp={"essential": True},
+            sub={"essential": True},
+            nonce={"essential": True, "value": flow["nonce"]},
+        ).validate(decoded.claims)
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise Unauthorized("Invalid ID token") from None
+    return decoded.claims
+
+
+def _link_user(*, db: Session, provider: str, claims: dict) -> User:
+    subject = str(claims["sub"])
+    link = db.exec(
+        select(OAuthIdentity).where(
+            OAuthIdentity.provider == provider, OAuthIdentity.subject == subject
+        )
+    ).first()
+    if link is not None:
+        user = db.get(User, link.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("This account is disabled")
+        return user
+    email = str(claims.get("email") or "").lower()
+    user = None
+    if email and claims.get("email_verified") is True:
+        user = db.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        if not email or db.exec(select(User).where(User.email == email)).first() is not None:
+            email = f"{provider}.{subject}@oauth.invalid"[:320]
+        user = User(email=email, password_hash=None)
+        db.add(user)
+        db.commit()
+        db.refresh(user)
+    db.add(OAuthIdentity(provider=provider, subject=subject, user_id=user.id))
+    db.commit()
+    log.info("oauth identity linked provider=%s user=%s", provider, user.id)
+    return user

@@ -1,0 +1,145 @@
+"""OIDC login end to end against fake_oidc, a provider this test serves itself (uvicorn thread):
+code + PKCE S256, state bound to the browser cookie, nonce checked in the ID token."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from tests.utils.apps import make_settings, running
+
+pytestmark = pytest.mark.integration
+
+
+def fake_oidc_app(issuer: str) -> FastAPI:
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    codes: dict[str, dict] = {}
+    app = FastAPI()
+
+    @app.get("/.well-known/openid-configuration")
+    def meta() -> dict:
+        return {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token",
+            "jwks_uri": f"{issuer}/jwks",
+        }
+
+    @app.get("/jwks")
+    def jwks() -> dict:
+        return {"keys": [key.as_dict(private=False)]}
+
+    @app.get("/authorize")
+    def authorize(request: Request) -> RedirectResponse:
+        q = request.query_params
+        assert q["code_challenge_method"] == "S256" and q["response_type"] == "code"
+        code = secrets.token_urlsafe(16)
+        codes[code] = {
+            "challenge": q["code_challenge"],
+            "nonce": q["nonce"],
+            "client": q["client_id"],
+        }
+        return RedirectResponse(f"{q['redirect_uri']}?code={code}&state={q['state']}")
+
+    @app.post("/token")
+    async def token(request: Request) -> dict:
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        code, code_verifier = form.get("code", ""), form.get("code_verifier", "")
+        if code not in codes:
+            return {"error": "invalid_grant"}
+        grant = codes.pop(code)
+        digest = hashlib.sha256(code_verifier.encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
+            return {"error": "invalid_grant"}
+        now = int(time.time())
+        claims = {
+            "iss": issuer,
+            "aud": grant["client"],
+            "sub": "alice-1",
+            "email": "alice@example.com",
+            "email_verified": True,
+            "nonce": grant["nonce"],
+            "iat": now,
+            "exp": now + 300,
+        }
+        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+        return {
+            "access_token": "at",
+            "token_type": "Bearer",
+            "id_token": id_token,
+            "expires_in": 300,
+        }
+
+    return app
+
+
+@pytest.fixture
+def fake_oidc():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    issuer = f"http://127.0.0.1:{port}"
+    server = uvicorn.Server(
+        uvicorn.Config(fake_oidc_app(issuer), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield issuer
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.mark.xfail(
+    reason="WIP: metadata fetch through Authlib AsyncOAuth2Client fails (TypeError)", strict=False
+)
+async def test_oidc_login_end_to_end(tmp_path: Path, fake_oidc: str) -> None:
+    providers = {
+        "fake": {
+            "client_id": "folio-client",
+            "server_metadata_url": f"{fake_oidc}/.well-known/openid-configuration",
+        }
+    }
+    async with running(make_settings(tmp_path, auth={"oauth_providers": providers})) as client:
+        start = await client.get("/auth/oauth/fake/login")
+        assert start.status_code == 302
+        location = start.headers["location"]
+        assert "code_challenge=" in location and "nonce=" in location and "state=" in location
+        back = httpx.get(location, follow_redirects=False)  # the browser at the provider
+        callback = urlparse(back.headers["location"])
+        params = parse_qs(callback.query)
+        code, state = params["code"][0], params["state"][0]
+
+        # A callback without the browser's flow cookie (CSRF) or with another state fails.
+        cookie = client.cookies.get("folio_oauth")
+        client.cookies.clear()
+        r = await client.get("/auth/oauth/fake/callback", params={"code": code, "state": state})
+        assert r.status_code == 401
+        client.cookies.set("folio_oauth", cookie)
+        r = await client.get("/auth/oauth/fake/callback", params={"code": code, "state": "forged"})
+        assert r.status_code == 401
+
+        r = await client.get("/auth/oauth/fake/callback", params={"code": code, "state": state})
+        assert r.status_code == 200, r.text
+        me = await client.get(
+            "/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+        )
+        assert me.json()["email"] == "alice@example.com"
+        # The code is single-use at the provider: replaying the callback fails.
+        r = await client.get("/auth/oauth/fake/callback", params={"code": code, "state": state})
+        assert r.status_code == 401
