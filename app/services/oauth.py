@@ -49,9 +49,18 @@ def _client(cfg: OAuthProviderConfig, redirect_uri: str) -> AsyncOAuth2Client:
     )
 
 
+async def _get_public(client: AsyncOAuth2Client, url: str):
+    """GET a public provider document (metadata, JWKS) without a bearer token.
+
+    Authlib's client is built on httpx2, whose get()/post() take only their own keyword
+    arguments, so Authlib's `withhold_token` must go straight to the overridden request().
+    """
+    return await client.request("GET", url, withhold_token=True)
+
+
 async def _metadata(client: AsyncOAuth2Client, cfg: OAuthProviderConfig) -> dict:
     try:
-        response = await client.get(cfg.server_metadata_url, withhold_token=True)
+        response = await _get_public(client, cfg.server_metadata_url)
         response.raise_for_status()
         return response.json()
     except Exception as exc:
@@ -104,7 +113,9 @@ async def finish_login(
             token = await client.fetch_token(
                 meta["token_endpoint"], code=code, code_verifier=flow["cv"]
             )
-            jwks = (await client.get(meta["jwks_uri"], withhold_token=True)).json()
+            jwks_response = await _get_public(client, meta["jwks_uri"])
+            jwks_response.raise_for_status()
+            jwks = jwks_response.json()
         except Exception as exc:
             log.info("oauth code exchange failed type=%s", type(exc).__name__)
             raise Unauthorized("The login provider refused the authorization code") from None

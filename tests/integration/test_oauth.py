@@ -105,9 +105,6 @@ def fake_oidc():
     thread.join(5)
 
 
-@pytest.mark.xfail(
-    reason="WIP: metadata fetch through Authlib AsyncOAuth2Client fails (TypeError)", strict=False
-)
 async def test_oidc_login_end_to_end(tmp_path: Path, fake_oidc: str) -> None:
     providers = {
         "fake": {
