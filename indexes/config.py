@@ -71,12 +71,48 @@ class VectorStoreConfig(StrictModel):
         return self.url is not None
 
 
-class RetrievalConfig(StrictModel):
-    """How many passages to fetch and how similar they must be to count."""
+class BM25Config(StrictModel):
+    """Lexical index over the same chunks as the vectors (bm25s, Snowball-stemmed, stopwords)."""
 
-    mode: Literal["dense"] = "dense"
+    k1: float = Field(default=1.2, gt=0)
+    b: float = Field(default=0.75, ge=0.0, le=1.0)
+    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+    stemmer: str | None = Field(default="english", description="PyStemmer language, or null")
+    stopwords: str | None = Field(default="en", description="bm25s stopword list, or null")
+
+
+class FusionConfig(StrictModel):
+    """How `hybrid` merges the dense and BM25 rankings of chunks.
+
+    rrf: sum of weight / (rrf_k + rank). convex: weighted sum of each list's scores after
+    min-max normalisation over that list (a chunk missing from a list scores 0 there).
+    """
+
+    method: Literal["rrf", "convex"] = "rrf"
+    dense_weight: float = Field(default=1.0, ge=0.0)
+    bm25_weight: float = Field(default=1.0, ge=0.0)
+    rrf_k: int = Field(default=60, ge=1)
+    candidates: int = Field(
+        default=100, ge=1, le=1000, description="Chunks taken from each retriever before fusion"
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> FusionConfig:
+        if self.dense_weight + self.bm25_weight <= 0:
+            raise ValueError("dense_weight and bm25_weight cannot both be 0")
+        return self
+
+
+class RetrievalConfig(StrictModel):
+    """Which retriever, how many passages to fetch and how similar they must be to count."""
+
+    mode: Literal["dense", "bm25", "hybrid"] = "dense"
     top_k: int = Field(default=5, ge=1, le=50)
-    similarity_cutoff: float = Field(default=0.25, ge=-1.0, le=1.0)
+    similarity_cutoff: float = Field(
+        default=0.25, ge=-1.0, le=1.0, description="Cosine floor for dense hits (dense, hybrid)"
+    )
+    bm25: BM25Config = BM25Config()
+    fusion: FusionConfig = FusionConfig()
 
 
 class SynthesisConfig(StrictModel):

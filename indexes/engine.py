@@ -15,6 +15,7 @@ from llama_index.core.schema import Document
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from pydantic import PrivateAttr
 
+from indexes.bm25 import BM25Index
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
 from indexes.models import Answer
@@ -63,10 +64,14 @@ class FolioIndex:
             collection_name=cfg.vector_store.collection,
             index_doc_id=cfg.vector_store.is_server,  # payload indexes only exist on a server
         )
+        # BM25 is kept for every mode (it costs about a second per 10k changed chunks), so
+        # switching retrieval.mode never needs a re-index.
+        self.bm25 = BM25Index(cfg.retrieval.bm25, cfg.storage_dir / "bm25")
         self.indexer = Indexer(
             model_loader=self._transforms,
             vector_store=self.vector_store,
             storage_dir=cfg.storage_dir,
+            bm25=self.bm25,
         )
         if eager:  # a server pays the model load at start-up, not on the first request
             _ = self.engine
@@ -85,7 +90,11 @@ class FolioIndex:
     @cached_property
     def engine(self) -> FolioQueryEngine:
         return FolioQueryEngine.from_config(
-            self.cfg, vector_store=self.vector_store, embed_model=self.embed_model
+            self.cfg,
+            vector_store=self.vector_store,
+            embed_model=self.embed_model,
+            bm25=self.bm25,
+            get_chunk=self.indexer.get_chunk,
         )
 
     def _transforms(self) -> tuple[BookNodeParser, BaseEmbedding]:

@@ -6,6 +6,8 @@ A run is planned first (added / updated / unchanged / deleted by hash), then exe
 batches; the docstores are saved atomically after every batch. Because chunk ids are
 deterministic and every (re)processed document is first deleted from Qdrant, a run killed at
 any point converges on the next one: no duplicate points, points == chunk nodes.
+The BM25 index (when configured) is rebuilt from the chunk nodes after every run that changed
+them, and on open when its saved stamp no longer matches them, so it converges the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.schema import BaseNode, Document
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
+from indexes.bm25 import BM25Index
 from indexes.parsers import BookNodeParser
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 from indexes.stores import PersistedDocstore
@@ -66,6 +69,7 @@ class Indexer:
         vector_store: BasePydanticVectorStore,
         storage_dir: Path,
         batch_docs: int = 4,
+        bm25: BM25Index | None = None,
     ) -> None:
         self._model_loader = model_loader  # called only when something must be embedded
         self.vector_store = vector_store
@@ -77,6 +81,9 @@ class Indexer:
         self.nodes = PersistedDocstore(storage_dir / "nodes.json")
         self._lock = threading.Lock()
         self.version = 0  # bumped on every change; caches key on it
+        self.bm25 = bm25
+        if bm25 is not None:
+            bm25.load_or_build(self.all_chunks, self.chunk_ids())
 
     def sync(
         self,
@@ -96,7 +103,7 @@ class Indexer:
                 self._save(origin)
             self._run(plan, origin, progress)
             if plan.report.deleted or plan.to_run:
-                self.version += 1
+                self._chunks_changed()
         plan.report.elapsed_s = time.perf_counter() - started
         return plan.report
 
@@ -108,7 +115,7 @@ class Indexer:
                 return False
             self._remove(doc_id, origin)
             self._save(origin)
-            self.version += 1
+            self._chunks_changed()
             return True
 
     def origin_of(self, doc_id: str) -> str | None:
@@ -126,6 +133,16 @@ class Indexer:
 
     def all_chunks(self) -> list[BaseNode]:
         return list(self.nodes.store.docs.values())
+
+    def chunk_ids(self) -> list[str]:
+        return [
+            node_id
+            for info in (self.nodes.store.get_all_ref_doc_info() or {}).values()
+            for node_id in info.node_ids
+        ]
+
+    def get_chunk(self, node_id: str) -> BaseNode | None:
+        return self.nodes.store.get_node(node_id, raise_error=False)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -177,6 +194,11 @@ class Indexer:
             self._save(origin)
             if progress is not None:
                 progress(min(start + len(batch), total), total, batch[-1].doc_id)
+
+    def _chunks_changed(self) -> None:
+        if self.bm25 is not None:
+            self.bm25.rebuild(self.all_chunks())
+        self.version += 1
 
     def _remove(self, doc_id: str, origin: str) -> None:
         self.vector_store.delete(doc_id)

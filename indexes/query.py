@@ -1,19 +1,34 @@
-"""Query engine: retrieve (dense, top-k) → similarity cutoff → synthesize with citations."""
+"""Query engine: retrieve (dense | bm25 | hybrid fusion) → cutoff → synthesize with citations."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
 
-from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.postprocessor import SimilarityPostprocessor
 from llama_index.core.response_synthesizers import BaseSynthesizer
-from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.types import BasePydanticVectorStore
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
+from llama_index.vector_stores.qdrant import QdrantVectorStore
+from qdrant_client.http.exceptions import UnexpectedResponse
 
+from indexes.bm25 import BM25Index
 from indexes.config import IndexConfig
+from indexes.fusion import fuse
 from indexes.models import Answer, Source
 from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk: its ids, its score in the final ranking, the node when loaded."""
+
+    node_id: str
+    doc_id: str
+    score: float
+    node: BaseNode | None = None
 
 
 class FolioQueryEngine:
@@ -27,13 +42,18 @@ class FolioQueryEngine:
         embed_model: BaseEmbedding,
         synthesizer: BaseSynthesizer,
         mode: str,
+        bm25: BM25Index | None = None,
+        get_chunk: Callable[[str], BaseNode | None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode
         self.embed_model = embed_model
         self.synthesizer = synthesizer
-        self._index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
-        self._cutoff = SimilarityPostprocessor(similarity_cutoff=cfg.retrieval.similarity_cutoff)
+        self.vector_store = vector_store
+        self.bm25 = bm25
+        self._get_chunk = get_chunk or (lambda _: None)
+        if cfg.retrieval.mode != "dense" and bm25 is None:
+            raise ValueError(f"retrieval.mode {cfg.retrieval.mode!r} needs a BM25 index")
 
     @classmethod
     def from_config(
@@ -42,6 +62,8 @@ class FolioQueryEngine:
         *,
         vector_store: BasePydanticVectorStore,
         embed_model: BaseEmbedding,
+        bm25: BM25Index | None = None,
+        get_chunk: Callable[[str], BaseNode | None] | None = None,
     ) -> FolioQueryEngine:
         """Pick the synthesizer from `synthesis.mode` (auto → llm only when a key is set)."""
         mode = cfg.synthesis.effective_mode
@@ -64,21 +86,94 @@ class FolioQueryEngine:
             embed_model=embed_model,
             synthesizer=synthesizer,
             mode=mode,
+            bm25=bm25,
+            get_chunk=get_chunk,
         )
 
-    def retrieve(self, question: str, top_k: int | None = None) -> list[NodeWithScore]:
-        """Passages above the similarity cutoff, best first, at most `max_citations`."""
-        k = top_k or self.cfg.retrieval.top_k
-        retriever = self._index.as_retriever(similarity_top_k=k)
-        bundle = QueryBundle(question)
+    # -- retrieval ---------------------------------------------------------------------------
+
+    def search(self, question: str, k: int, *, cutoff: float | None = None) -> list[Hit]:
+        """The best `k` chunks by `retrieval.mode`, best first; nodes may be unloaded.
+
+        `cutoff` drops dense hits below that cosine (in hybrid, before fusion, so a chunk found
+        only by meaning must pass it while a chunk BM25 also found still counts). Evals call this
+        without a cutoff to see the whole ranking.
+        """
+        rcfg = self.cfg.retrieval
+        match rcfg.mode:
+            case "dense":
+                return self._dense(question, k, cutoff)
+            case "bm25":
+                return self._bm25(question, k)
+        depth = max(k, rcfg.fusion.candidates)
+        dense = self._dense(question, depth, cutoff)
+        lexical = self._bm25(question, depth)
+        by_id = {h.node_id: h for h in lexical}
+        by_id.update({h.node_id: h for h in dense})  # dense hits carry the loaded node
+        fused = fuse(
+            [[(h.node_id, h.score) for h in dense], [(h.node_id, h.score) for h in lexical]],
+            [rcfg.fusion.dense_weight, rcfg.fusion.bm25_weight],
+            method=rcfg.fusion.method,
+            rrf_k=rcfg.fusion.rrf_k,
+        )
+        return [
+            Hit(node_id, by_id[node_id].doc_id, score, by_id[node_id].node)
+            for node_id, score in fused[:k]
+        ]
+
+    def _dense(self, question: str, k: int, cutoff: float | None) -> list[Hit]:
+        embedding = self.embed_model.get_query_embedding(question)
         try:
-            nodes = retriever.retrieve(bundle)
-        except ValueError as exc:
+            if isinstance(self.vector_store, QdrantVectorStore):
+                hits = self._qdrant_ids(embedding, k)
+            else:
+                result = self.vector_store.query(
+                    VectorStoreQuery(query_embedding=embedding, similarity_top_k=k)
+                )
+                hits = [
+                    Hit(node.node_id, str(node.ref_doc_id or ""), float(score), node)
+                    for node, score in zip(
+                        result.nodes or [], result.similarities or [], strict=True
+                    )
+                ]
+        except (ValueError, UnexpectedResponse) as exc:
             if "not found" in str(exc).lower() or "collection" in str(exc).lower():
                 return []  # nothing indexed yet
             raise
-        nodes = self._cutoff.postprocess_nodes(nodes, query_bundle=bundle)
-        return nodes[: self.cfg.synthesis.max_citations]
+        if cutoff is not None:
+            hits = [h for h in hits if h.score >= cutoff]
+        return hits
+
+    def _qdrant_ids(self, embedding: list[float], k: int) -> list[Hit]:
+        """Ids, document ids and scores only: turning 100+ payloads into nodes cost more than
+        the search itself (~20 ms); the few passages an answer needs come from the docstore."""
+        store = self.vector_store
+        assert isinstance(store, QdrantVectorStore)
+        guard = getattr(store, "_guard", None) or nullcontext()
+        with guard:
+            points = store.client.query_points(
+                store.collection_name, query=embedding, limit=k, with_payload=["doc_id"]
+            ).points
+        return [
+            Hit(str(p.id), str((p.payload or {}).get("doc_id") or ""), float(p.score))
+            for p in points
+        ]
+
+    def _bm25(self, question: str, k: int) -> list[Hit]:
+        assert self.bm25 is not None
+        return [Hit(nid, did, score) for nid, did, score in self.bm25.search(question, k)]
+
+    def retrieve(self, question: str, top_k: int | None = None) -> list[NodeWithScore]:
+        """Passages for an answer, best first, at most `max_citations` (dense hits must pass
+        `similarity_cutoff`)."""
+        k = min(top_k or self.cfg.retrieval.top_k, self.cfg.synthesis.max_citations)
+        hits = self.search(question, k, cutoff=self.cfg.retrieval.similarity_cutoff)
+        nodes = []
+        for hit in hits:
+            node = hit.node or self._get_chunk(hit.node_id)
+            if node is not None:  # a chunk deleted since BM25 was built is skipped
+                nodes.append(NodeWithScore(node=node, score=hit.score))
+        return nodes
 
     def query(self, question: str, top_k: int | None = None) -> Answer:
         """Retrieve and answer; an empty retrieval gives a plain 'not found' answer."""

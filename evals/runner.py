@@ -1,0 +1,200 @@
+"""Run a retrieval eval: index a dataset's corpus with a config (cached), run every query through
+the configured retriever, collapse chunks to documents, score with ranx.
+
+The eval index lives in `<cache>/<key>/`, keyed by the corpus hash and the index-relevant config
+(chunking + embedder). Re-running an eval reuses it through Folio's own incremental ingestion,
+so nothing is re-embedded; configs that differ only in retrieval share one index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from evals.answers import citation_report
+from evals.datasets import Dataset
+from evals.metrics import latency_summary, mean_metrics, per_query_metrics
+from indexes.bm25 import BM25Index
+from indexes.config import IndexConfig, VectorStoreConfig
+from indexes.engine import FolioIndex
+from indexes.fusion import best_per_group
+from indexes.query import FolioQueryEngine
+
+DEFAULT_CACHE = Path(".folio-cache/evals")
+DEFAULT_DEPTH = 300  # chunks per query: enough for 100 distinct documents on both datasets
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass
+class EvalResult:
+    """Everything one (config, dataset, split) eval measured."""
+
+    label: str
+    dataset: str
+    split: str
+    retrieval: dict[str, Any]
+    metrics: dict[str, float]
+    latency: dict[str, float]
+    per_query: dict[str, dict[str, float]] = field(repr=False)
+    answers: dict[str, float] = field(default_factory=dict)
+    n_queries: int = 0
+    n_docs: int = 0
+    n_chunks: int = 0
+    index_key: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "per_query"}
+        return data
+
+
+def index_key(dataset: Dataset, cfg: IndexConfig) -> str:
+    """Cache key: corpus content + everything that changes chunks or vectors."""
+    relevant = {
+        "corpus": dataset.corpus_hash(),
+        "chunking": cfg.chunking.model_dump(mode="json"),
+        "embedding": cfg.embedding.model_dump(
+            mode="json", include={"provider", "model", "max_length", "dimensions"}
+        ),
+    }
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class EvalSession:
+    """Holds loaded models and open eval indexes, so several configs share them in one run."""
+
+    def __init__(self, cache_root: Path = DEFAULT_CACHE, index_threads: int | None = None) -> None:
+        self.cache_root = cache_root
+        self.index_threads = index_threads  # torch threads while embedding the corpus only
+        self._models: dict[str, BaseEmbedding] = {}
+        self._indexes: dict[str, FolioIndex] = {}
+
+    def close(self) -> None:
+        for folio in self._indexes.values():
+            folio.close()
+        self._indexes.clear()
+
+    def embed_model(self, cfg: IndexConfig) -> BaseEmbedding:
+        from indexes.embeddings import build_embed_model
+
+        key = cfg.embedding.model_dump_json()
+        if key not in self._models:
+            self._models[key] = build_embed_model(cfg.embedding, cfg.runtime)
+        return self._models[key]
+
+    def open_index(
+        self, dataset: Dataset, cfg: IndexConfig, progress: Progress | None = None
+    ) -> FolioIndex:
+        """The eval index for this corpus + config, built (or brought up to date) on first use."""
+        key = index_key(dataset, cfg)
+        if key in self._indexes:
+            return self._indexes[key]
+        root = self.cache_root / key
+        eval_cfg = cfg.model_copy(
+            update={
+                "storage_dir": root,
+                "sources": [],
+                "vector_store": VectorStoreConfig(path=root / "qdrant", collection="eval"),
+            }
+        )
+        folio = FolioIndex.from_config(eval_cfg, eager=False, embed_model=self.embed_model(cfg))
+        folio.indexer.batch_docs = 256  # few, large batches: each batch re-saves the docstores
+        on_progress = None
+        if progress is not None:
+
+            def on_progress(done: int, total: int, _doc: str) -> None:
+                progress("indexing", done, total)
+
+        if self.index_threads:
+            torch_threads(self.index_threads)
+        try:
+            folio.indexer.sync(
+                dataset.documents(), origin="config", delete_missing=True, progress=on_progress
+            )
+        finally:
+            if self.index_threads:  # queries are timed with the configured (pinned) threads
+                torch_threads(cfg.runtime.torch_threads)
+        self._indexes[key] = folio
+        return folio
+
+    def engine(self, folio: FolioIndex, cfg: IndexConfig) -> FolioQueryEngine:
+        """A query engine with this config's retrieval over a (shared) eval index."""
+        bm25 = folio.bm25
+        if cfg.retrieval.bm25 != folio.cfg.retrieval.bm25:
+            tag = hashlib.sha256(cfg.retrieval.bm25.model_dump_json().encode()).hexdigest()[:8]
+            bm25 = BM25Index(cfg.retrieval.bm25, folio.cfg.storage_dir / f"bm25-{tag}")
+            bm25.load_or_build(folio.indexer.all_chunks, folio.indexer.chunk_ids())
+        return FolioQueryEngine.from_config(
+            cfg.model_copy(update={"storage_dir": folio.cfg.storage_dir}),
+            vector_store=folio.vector_store,
+            embed_model=folio.embed_model,
+            bm25=bm25,
+            get_chunk=folio.indexer.get_chunk,
+        )
+
+    def evaluate(
+        self,
+        dataset: Dataset,
+        cfg: IndexConfig,
+        *,
+        label: str = "config",
+        depth: int = DEFAULT_DEPTH,
+        answers: bool = True,
+        progress: Progress | None = None,
+    ) -> EvalResult:
+        """Index (cached), query, score one config on one dataset split."""
+        folio = self.open_index(dataset, cfg, progress)
+        engine = self.engine(folio, cfg)
+        run, latencies = run_queries(engine, dataset, depth=depth, progress=progress)
+        per_query = per_query_metrics(dataset.qrels, run)
+        result = EvalResult(
+            label=label,
+            dataset=dataset.name,
+            split=dataset.split,
+            retrieval=cfg.retrieval.model_dump(mode="json"),
+            metrics=mean_metrics(per_query),
+            latency=latency_summary(latencies),
+            per_query=per_query,
+            n_queries=len(dataset.queries),
+            n_docs=len(dataset.corpus),
+            n_chunks=folio.indexer.chunk_count(),
+            index_key=index_key(dataset, cfg),
+        )
+        if answers:
+            result.answers = citation_report(engine, dataset, progress=progress)
+        return result
+
+
+def torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def run_queries(
+    engine: FolioQueryEngine, dataset: Dataset, *, depth: int, progress: Progress | None = None
+) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """Document run (best chunk per document, rank-preserving scores) and per-query latency."""
+    engine.search("warm up", 10)  # first call pays lazy imports and allocations
+    run: dict[str, dict[str, float]] = {}
+    latencies: list[float] = []
+    total = len(dataset.queries)
+    for n, (qid, text) in enumerate(dataset.queries.items(), start=1):
+        started = time.perf_counter()
+        hits = engine.search(text, depth)
+        latencies.append((time.perf_counter() - started) * 1000)
+        docs = best_per_group(
+            [(h.node_id, h.score) for h in hits], {h.node_id: h.doc_id for h in hits}
+        )
+        # ranx sorts by score; rank-derived scores keep our order exactly (fused ties included)
+        run[qid] = {doc: float(len(docs) - rank) for rank, (doc, _) in enumerate(docs)}
+        if progress is not None and (n % 25 == 0 or n == total):
+            progress("querying", n, total)
+    return run, latencies
