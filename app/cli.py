@@ -286,6 +286,7 @@ def _print_eval(results: list) -> None:
     for m in METRICS:
         table.add_column(LABELS[m], justify="right")
     table.add_column("p95 ms", justify="right")
+    table.add_column("p95 w/o embed", justify="right")
     table.add_column("faithful", justify="right")
     for r in results:
         faithful = r.answers.get("citation_faithfulness")
@@ -294,6 +295,7 @@ def _print_eval(results: list) -> None:
             r.retrieval["mode"],
             *(f"{r.metrics[m]:.3f}" for m in METRICS),
             f"{r.latency['p95_ms']:.1f}",
+            f"{r.latency.get('search_p95_ms', 0.0):.1f}",
             f"{faithful:.3f}" if faithful is not None else "–",
         )
     for comp in compare(results):
@@ -304,8 +306,9 @@ def _print_eval(results: list) -> None:
             *(f"{row[m]['diff']:+.3f} ({row[m]['p_value']:.2g})" for m in METRICS),
             f"{row['p95_ms']['diff']:+.1f}",
             "",
+            "",
         )
-    console.print(table)
+    console.print(table, width=max(console.width, 160))
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def citation_report(
     engine: FolioQueryEngine,
     dataset: Dataset,
     *,
-    limit: int = 500,
+    limit: int = 200,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, float]:
     """Answer the first `limit` queries offline and check their citations."""

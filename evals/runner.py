@@ -152,7 +152,7 @@ class EvalSession:
         """Index (cached), query, score one config on one dataset split."""
         folio = self.open_index(dataset, cfg, progress)
         engine = self.engine(folio, cfg)
-        run, latencies = run_queries(engine, dataset, depth=depth, progress=progress)
+        run, latencies, search_only = run_queries(engine, dataset, depth=depth, progress=progress)
         per_query = per_query_metrics(dataset.qrels, run)
         result = EvalResult(
             label=label,
@@ -160,7 +160,10 @@ class EvalSession:
             split=dataset.split,
             retrieval=cfg.retrieval.model_dump(mode="json"),
             metrics=mean_metrics(per_query),
-            latency=latency_summary(latencies),
+            latency={
+                **latency_summary(latencies),
+                **{f"search_{k}": v for k, v in latency_summary(search_only).items()},
+            },
             per_query=per_query,
             n_queries=len(dataset.queries),
             n_docs=len(dataset.corpus),
@@ -180,16 +183,20 @@ def torch_threads(n: int) -> None:
 
 def run_queries(
     engine: FolioQueryEngine, dataset: Dataset, *, depth: int, progress: Progress | None = None
-) -> tuple[dict[str, dict[str, float]], list[float]]:
-    """Document run (best chunk per document, rank-preserving scores) and per-query latency."""
+) -> tuple[dict[str, dict[str, float]], list[float], list[float]]:
+    """Document run (best chunk per document, rank-preserving scores), per-query latency, and
+    per-query latency without the query embedding."""
     engine.search("warm up", 10)  # first call pays lazy imports and allocations
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
+    search_only: list[float] = []  # without the query embedding (the model, not the mode)
     total = len(dataset.queries)
     for n, (qid, text) in enumerate(dataset.queries.items(), start=1):
+        timings: dict[str, float] = {}
         started = time.perf_counter()
-        hits = engine.search(text, depth)
+        hits = engine.search(text, depth, timings=timings)
         latencies.append((time.perf_counter() - started) * 1000)
+        search_only.append(latencies[-1] - timings.get("embed_ms", 0.0))
         docs = best_per_group(
             [(h.node_id, h.score) for h in hits], {h.node_id: h.doc_id for h in hits}
         )
@@ -197,4 +204,4 @@ def run_queries(
         run[qid] = {doc: float(len(docs) - rank) for rank, (doc, _) in enumerate(docs)}
         if progress is not None and (n % 25 == 0 or n == total):
             progress("querying", n, total)
-    return run, latencies
+    return run, latencies, search_only

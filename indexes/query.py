@@ -92,21 +92,28 @@ class FolioQueryEngine:
 
     # -- retrieval ---------------------------------------------------------------------------
 
-    def search(self, question: str, k: int, *, cutoff: float | None = None) -> list[Hit]:
+    def search(
+        self,
+        question: str,
+        k: int,
+        *,
+        cutoff: float | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
         """The best `k` chunks by `retrieval.mode`, best first; nodes may be unloaded.
 
         `cutoff` drops dense hits below that cosine (in hybrid, before fusion, so a chunk found
         only by meaning must pass it while a chunk BM25 also found still counts). Evals call this
-        without a cutoff to see the whole ranking.
+        without a cutoff to see the whole ranking, and pass `timings` to get `embed_ms`.
         """
         rcfg = self.cfg.retrieval
         match rcfg.mode:
             case "dense":
-                return self._dense(question, k, cutoff)
+                return self._dense(question, k, cutoff, timings)
             case "bm25":
                 return self._bm25(question, k)
         depth = max(k, rcfg.fusion.candidates)
-        dense = self._dense(question, depth, cutoff)
+        dense = self._dense(question, depth, cutoff, timings)
         lexical = self._bm25(question, depth)
         by_id = {h.node_id: h for h in lexical}
         by_id.update({h.node_id: h for h in dense})  # dense hits carry the loaded node
@@ -121,8 +128,17 @@ class FolioQueryEngine:
             for node_id, score in fused[:k]
         ]
 
-    def _dense(self, question: str, k: int, cutoff: float | None) -> list[Hit]:
+    def _dense(
+        self,
+        question: str,
+        k: int,
+        cutoff: float | None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        started = time.perf_counter()
         embedding = self.embed_model.get_query_embedding(question)
+        if timings is not None:
+            timings["embed_ms"] = (time.perf_counter() - started) * 1000
         try:
             if isinstance(self.vector_store, QdrantVectorStore):
                 hits = self._qdrant_ids(embedding, k)
