@@ -308,7 +308,8 @@ def _print_eval(results: list) -> None:
             "",
             "",
         )
-    console.print(table, width=max(console.width, 160))
+    # 13 columns: render wide even when stdout is not a terminal (CI logs, pipes)
+    Console(width=max(console.width, 170)).print(table)
 
 
 def main() -> None:

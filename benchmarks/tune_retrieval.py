@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from llama_index.core.schema import QueryBundle
+
 from app.core.settings import load_settings
 from evals.datasets import load_dataset
 from evals.metrics import mean_metrics, per_query_metrics
@@ -58,7 +60,7 @@ def main() -> None:
     dense = {}
     started = time.perf_counter()
     for qid, text in data.queries.items():
-        hits = engine._dense(text, args.depth, None)
+        hits = engine._dense(QueryBundle(text), args.depth, None)
         dense[qid] = [(h.node_id, h.score) for h in hits]
         doc_of.update({h.node_id: h.doc_id for h in hits})
     out["dense_s"] = round(time.perf_counter() - started, 1)
@@ -100,9 +102,24 @@ def main() -> None:
                 )[: args.depth]
             name = f"bm25(k1={k1},b={b}) {method} dense_w={w} k={k} cand={cand}"
             out["fusion"][name] = score(data.qrels, doc_run(run, doc_of))
+            # variant: collapse each list to documents first, then fuse documents
+            run = {}
+            for qid in data.queries:
+                run[qid] = fuse(
+                    [
+                        best_per_group(dense[qid][:cand], doc_of),
+                        best_per_group(lexical[qid][:cand], doc_of),
+                    ],
+                    [w, 1 - w],
+                    method=method,
+                    rrf_k=k,
+                )
+            out["fusion"][name.replace(f" {method} ", f" {method}-doc ")] = score(
+                data.qrels, doc_run(run, {})
+            )
     best = sorted(out["fusion"].items(), key=lambda kv: -kv[1]["ndcg@10"])[:15]
     out["fusion_top"] = dict(best)
-    for method in ("rrf", "convex"):
+    for method in ("rrf", "convex", "rrf-doc", "convex-doc"):
         mine = [kv for kv in out["fusion"].items() if f" {method} " in kv[0]]
         out[f"best_{method}"] = dict(sorted(mine, key=lambda kv: -kv[1]["ndcg@10"])[:3])
     print(json.dumps({k: v for k, v in out.items() if k != "fusion"}, indent=1))

@@ -35,6 +35,7 @@ def faithful_share(pairs: list[tuple[str, int]], passages: list[str]) -> tuple[i
 def citation_report(
     engine: FolioQueryEngine,
     dataset: Dataset,
+    bundles: dict[str, tuple[QueryBundle, float]] | None = None,
     *,
     limit: int = 200,
     progress: Callable[[str, int, int], None] | None = None,
@@ -45,7 +46,7 @@ def citation_report(
     found = cited = answered = precise = citations = gold_hits = gold_total = 0
     queries = list(dataset.queries.items())[:limit]
     for i, (qid, question) in enumerate(queries, start=1):
-        nodes = engine.retrieve(question)
+        nodes = engine.retrieve(bundles[qid][0] if bundles else question)
         if nodes:
             response = engine.synthesizer.synthesize(QueryBundle(question), nodes)
             answer = str(response.response or "")
