@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -261,7 +262,13 @@ def eval_(
     _print_eval(results)
     if len(results) > 1 or out is not None:
         folder = out or Path("eval-output") / f"{data.name}-{split}"
-        meta = {"command": "folio " + " ".join(sys.argv[1:]), "dataset_path": str(data.path)}
+        meta = {
+            "command": "folio " + " ".join(sys.argv[1:]),
+            "dataset_path": str(data.path),
+            # latency depends on what else the machine runs; keep the evidence with the numbers
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
+        }
         write_report(results, folder, meta)
         console.print(f"report: {folder}/report.md, report.json, plot.png", highlight=False)
 

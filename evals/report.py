@@ -61,6 +61,9 @@ def to_markdown(results: Sequence[EvalResult], meta: dict[str, Any]) -> str:
         "",
         f"Command: `{meta.get('command', '')}`",
         "",
+        f"Machine: {meta.get('cpus', '?')} CPUs, load average (1/5/15 min) at the end "
+        f"{meta.get('load_average_1_5_15', '?')}; latency is per query, in process.",
+        "",
         "| config | mode | "
         + " | ".join(LABELS[m] for m in METRICS)
         + " | p50 ms | p95 ms | p95 ms w/o embed |",

@@ -84,6 +84,10 @@ class EvalSession:
             folio.close()
         self._indexes.clear()
 
+    def share_model(self, cfg: IndexConfig, model: BaseEmbedding) -> None:
+        """Use an already-loaded embedder for configs with this embedding section."""
+        self._models[cfg.embedding.model_dump_json()] = model
+
     def embed_model(self, cfg: IndexConfig) -> BaseEmbedding:
         from indexes.embeddings import build_embed_model
 
