@@ -27,9 +27,23 @@ def cited_sentences(answer: str) -> list[tuple[str, int]]:
 
 
 def faithful_share(pairs: list[tuple[str, int]], passages: list[str]) -> tuple[int, int]:
-    """(verbatim-found, total) over cited sentences; a marker past the last passage fails."""
-    found = sum(1 for text, n in pairs if 1 <= n <= len(passages) and text in passages[n - 1])
-    return found, len(pairs)
+    """(verbatim-found, total) over cited sentences; a marker past the last passage fails.
+
+    A passage may itself contain "[14]"-like text (SciFact: "age, 74 [14] years"), which the
+    parser takes for a marker; when a piece is not found, it is joined with the next piece and
+    its marker before being judged, so such text is not counted as an unfaithful citation.
+    """
+    found = total = 0
+    carry = ""
+    for text, n in pairs:
+        candidate = f"{carry} {text}".strip() if carry else text
+        if 1 <= n <= len(passages) and candidate in passages[n - 1]:
+            found, total, carry = found + 1, total + 1, ""
+        elif any(f"{candidate} [{n}]" in p for p in passages):
+            carry = f"{candidate} [{n}]"  # the marker was part of the quoted sentence
+        else:
+            total, carry = total + 1, ""
+    return found, total + (1 if carry else 0)
 
 
 def citation_report(

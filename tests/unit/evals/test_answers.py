@@ -28,3 +28,10 @@ def test_extractive_answers_are_fully_faithful():
     answer = ExtractiveSynthesizer(max_sentences=3).answer("How do I feed a starter?", passages)
     pairs = cited_sentences(answer)
     assert pairs and faithful_share(pairs, passages) == (len(pairs), len(pairs))
+
+
+def test_bracketed_numbers_inside_a_quoted_sentence_are_not_markers():
+    """Regression: SciFact text "mean age, 74 [14] years" made a faithful quote look unfaithful."""
+    passages = ["Patients were old (mean age, 74 [14] years) with heart failure."]
+    answer = "Patients were old (mean age, 74 [14] years) with heart failure. [1]"
+    assert faithful_share(cited_sentences(answer), passages) == (1, 1)
