@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -270,7 +271,13 @@ def eval_(
     _print_eval(results)
     if len(results) > 1 or out is not None:
         folder = out or Path("eval-output") / f"{data.name}-{split}"
-        meta = {"command": "folio " + " ".join(sys.argv[1:]), "dataset_path": str(data.path)}
+        meta = {
+            "command": "folio " + " ".join(sys.argv[1:]),
+            "dataset_path": str(data.path),
+            # latency depends on what else the machine runs; keep the evidence with the numbers
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+            "cpus": os.cpu_count(),
+        }
         write_report(results, folder, meta)
         console.print(f"report: {folder}/report.md, report.json, plot.png", highlight=False)
 
@@ -295,6 +302,7 @@ def _print_eval(results: list) -> None:
     for m in METRICS:
         table.add_column(LABELS[m], justify="right")
     table.add_column("p95 ms", justify="right")
+    table.add_column("p95 w/o embed", justify="right")
     table.add_column("faithful", justify="right")
     for r in results:
         faithful = r.answers.get("citation_faithfulness")
@@ -303,6 +311,7 @@ def _print_eval(results: list) -> None:
             r.retrieval["mode"],
             *(f"{r.metrics[m]:.3f}" for m in METRICS),
             f"{r.latency['p95_ms']:.1f}",
+            f"{r.latency.get('search_p95_ms', 0.0):.1f}",
             f"{faithful:.3f}" if faithful is not None else "–",
         )
     for comp in compare(results):
@@ -313,8 +322,10 @@ def _print_eval(results: list) -> None:
             *(f"{row[m]['diff']:+.3f} ({row[m]['p_value']:.2g})" for m in METRICS),
             f"{row['p95_ms']['diff']:+.1f}",
             "",
+            "",
         )
-    console.print(table)
+    # 13 columns: render wide even when stdout is not a terminal (CI logs, pipes)
+    Console(width=max(console.width, 170)).print(table)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import QueryBundle
 
 from evals.answers import citation_report
 from evals.datasets import Dataset
@@ -74,12 +75,18 @@ class EvalSession:
         self.cache_root = cache_root
         self.index_threads = index_threads  # torch threads while embedding the corpus only
         self._models: dict[str, BaseEmbedding] = {}
+        # (embedder, query) → (embedding, ms): modes sharing an embedder embed each query once
+        self._query_vectors: dict[tuple[str, str], tuple[list[float], float]] = {}
         self._indexes: dict[str, FolioIndex] = {}
 
     def close(self) -> None:
         for folio in self._indexes.values():
             folio.close()
         self._indexes.clear()
+
+    def share_model(self, cfg: IndexConfig, model: BaseEmbedding) -> None:
+        """Use an already-loaded embedder for configs with this embedding section."""
+        self._models[cfg.embedding.model_dump_json()] = model
 
     def embed_model(self, cfg: IndexConfig) -> BaseEmbedding:
         from indexes.embeddings import build_embed_model
@@ -152,7 +159,10 @@ class EvalSession:
         """Index (cached), query, score one config on one dataset split."""
         folio = self.open_index(dataset, cfg, progress)
         engine = self.engine(folio, cfg)
-        run, latencies = run_queries(engine, dataset, depth=depth, progress=progress)
+        bundles = self.query_bundles(cfg, dataset, engine, progress)
+        run, latencies, search_only = run_queries(
+            engine, dataset, bundles, depth=depth, progress=progress
+        )
         per_query = per_query_metrics(dataset.qrels, run)
         result = EvalResult(
             label=label,
@@ -160,7 +170,10 @@ class EvalSession:
             split=dataset.split,
             retrieval=cfg.retrieval.model_dump(mode="json"),
             metrics=mean_metrics(per_query),
-            latency=latency_summary(latencies),
+            latency={
+                **latency_summary(latencies),
+                **{f"search_{k}": v for k, v in latency_summary(search_only).items()},
+            },
             per_query=per_query,
             n_queries=len(dataset.queries),
             n_docs=len(dataset.corpus),
@@ -168,8 +181,35 @@ class EvalSession:
             index_key=index_key(dataset, cfg),
         )
         if answers:
-            result.answers = citation_report(engine, dataset, progress=progress)
+            result.answers = citation_report(engine, dataset, bundles, progress=progress)
         return result
+
+    def query_bundles(
+        self,
+        cfg: IndexConfig,
+        dataset: Dataset,
+        engine: FolioQueryEngine,
+        progress: Progress | None = None,
+    ) -> dict[str, tuple[QueryBundle, float]]:
+        """Each query with its embedding and the measured time to embed it (once per embedder:
+        the cost is the same in every mode, so comparing modes re-embeds nothing)."""
+        if cfg.retrieval.mode == "bm25":
+            return {qid: (QueryBundle(text), 0.0) for qid, text in dataset.queries.items()}
+        model_key = cfg.embedding.model_dump_json()
+        engine.embed_model.get_query_embedding("warm up")
+        out = {}
+        total = len(dataset.queries)
+        for n, (qid, text) in enumerate(dataset.queries.items(), start=1):
+            key = (model_key, text)
+            if key not in self._query_vectors:
+                started = time.perf_counter()
+                vector = engine.embed_model.get_query_embedding(text)
+                self._query_vectors[key] = (vector, (time.perf_counter() - started) * 1000)
+            vector, ms = self._query_vectors[key]
+            out[qid] = (QueryBundle(text, embedding=vector), ms)
+            if progress is not None and (n % 25 == 0 or n == total):
+                progress("embedding queries", n, total)
+        return out
 
 
 def torch_threads(n: int) -> None:
@@ -179,17 +219,26 @@ def torch_threads(n: int) -> None:
 
 
 def run_queries(
-    engine: FolioQueryEngine, dataset: Dataset, *, depth: int, progress: Progress | None = None
-) -> tuple[dict[str, dict[str, float]], list[float]]:
-    """Document run (best chunk per document, rank-preserving scores) and per-query latency."""
+    engine: FolioQueryEngine,
+    dataset: Dataset,
+    bundles: dict[str, tuple[QueryBundle, float]],
+    *,
+    depth: int,
+    progress: Progress | None = None,
+) -> tuple[dict[str, dict[str, float]], list[float], list[float]]:
+    """Document run (best chunk per document, rank-preserving scores), per-query latency, and
+    per-query latency without the query embedding."""
     engine.search("warm up", 10)  # first call pays lazy imports and allocations
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
+    search_only: list[float] = []  # without the query embedding (the model, not the mode)
     total = len(dataset.queries)
-    for n, (qid, text) in enumerate(dataset.queries.items(), start=1):
+    for n, qid in enumerate(dataset.queries, start=1):
+        bundle, embed_ms = bundles[qid]
         started = time.perf_counter()
-        hits = engine.search(text, depth)
-        latencies.append((time.perf_counter() - started) * 1000)
+        hits = engine.search(bundle, depth)
+        search_only.append((time.perf_counter() - started) * 1000)
+        latencies.append(embed_ms + search_only[-1])
         docs = best_per_group(
             [(h.node_id, h.score) for h in hits], {h.node_id: h.doc_id for h in hits}
         )
@@ -197,4 +246,4 @@ def run_queries(
         run[qid] = {doc: float(len(docs) - rank) for rank, (doc, _) in enumerate(docs)}
         if progress is not None and (n % 25 == 0 or n == total):
             progress("querying", n, total)
-    return run, latencies
+    return run, latencies, search_only

@@ -92,22 +92,31 @@ class FolioQueryEngine:
 
     # -- retrieval ---------------------------------------------------------------------------
 
-    def search(self, question: str, k: int, *, cutoff: float | None = None) -> list[Hit]:
+    def search(
+        self,
+        question: str | QueryBundle,
+        k: int,
+        *,
+        cutoff: float | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
         """The best `k` chunks by `retrieval.mode`, best first; nodes may be unloaded.
 
         `cutoff` drops dense hits below that cosine (in hybrid, before fusion, so a chunk found
         only by meaning must pass it while a chunk BM25 also found still counts). Evals call this
-        without a cutoff to see the whole ranking.
+        without a cutoff to see the whole ranking, and pass `timings` to get `embed_ms`. A
+        QueryBundle that already carries its embedding skips the embedder.
         """
+        bundle = question if isinstance(question, QueryBundle) else QueryBundle(question)
         rcfg = self.cfg.retrieval
         match rcfg.mode:
             case "dense":
-                return self._dense(question, k, cutoff)
+                return self._dense(bundle, k, cutoff, timings)
             case "bm25":
-                return self._bm25(question, k)
+                return self._bm25(bundle.query_str, k)
         depth = max(k, rcfg.fusion.candidates)
-        dense = self._dense(question, depth, cutoff)
-        lexical = self._bm25(question, depth)
+        dense = self._dense(bundle, depth, cutoff, timings)
+        lexical = self._bm25(bundle.query_str, depth)
         by_id = {h.node_id: h for h in lexical}
         by_id.update({h.node_id: h for h in dense})  # dense hits carry the loaded node
         fused = fuse(
@@ -121,8 +130,19 @@ class FolioQueryEngine:
             for node_id, score in fused[:k]
         ]
 
-    def _dense(self, question: str, k: int, cutoff: float | None) -> list[Hit]:
-        embedding = self.embed_model.get_query_embedding(question)
+    def _dense(
+        self,
+        bundle: QueryBundle,
+        k: int,
+        cutoff: float | None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        embedding = bundle.embedding
+        if embedding is None:
+            started = time.perf_counter()
+            embedding = self.embed_model.get_query_embedding(bundle.query_str)
+            if timings is not None:
+                timings["embed_ms"] = (time.perf_counter() - started) * 1000
         try:
             if isinstance(self.vector_store, QdrantVectorStore):
                 hits = self._qdrant_ids(embedding, k)
@@ -163,7 +183,9 @@ class FolioQueryEngine:
         assert self.bm25 is not None
         return [Hit(nid, did, score) for nid, did, score in self.bm25.search(question, k)]
 
-    def retrieve(self, question: str, top_k: int | None = None) -> list[NodeWithScore]:
+    def retrieve(
+        self, question: str | QueryBundle, top_k: int | None = None
+    ) -> list[NodeWithScore]:
         """Passages for an answer, best first, at most `max_citations` (dense hits must pass
         `similarity_cutoff`)."""
         k = min(top_k or self.cfg.retrieval.top_k, self.cfg.synthesis.max_citations)
