@@ -228,6 +228,7 @@ def main() -> None:
 
     from indexes.config import EmbeddingConfig, RuntimeConfig
     from indexes.embeddings import build_embed_model
+    from indexes.query import FolioQueryEngine
     from indexes.runtime import apply_runtime
 
     apply_runtime(RuntimeConfig())
@@ -239,6 +240,7 @@ def main() -> None:
     out["sample_book"]["retrieval"] = bench_retrieval(folio, QUESTIONS, args.rounds)
     out["sample_book"]["folio_ask_in_process"] = bench_ask(folio, QUESTIONS * args.rounds)
     out["sample_book"]["post_query_http"] = bench_http(folio, QUESTIONS, args.rounds)
+    print(json.dumps(out), file=sys.stderr, flush=True)  # partial results, in case of a crash
 
     if TEXTBOOK.is_dir() and not args.skip_textbook:
         book, folio, _ = bench_index(TEXTBOOK, "rustbook", embed)
@@ -255,15 +257,26 @@ def main() -> None:
             "What does the ? operator do?",
         ]
         book["retrieval"] = bench_retrieval(folio, rust_q, args.rounds * 3)
-        book["post_query_http"] = bench_http(folio, rust_q, args.rounds * 3)
+        book["folio_ask_in_process"] = bench_ask(folio, rust_q * args.rounds * 3)
         reached = pad_to(folio, 10_000)
         book["retrieval_at_10k_points"] = {
             "points": reached,
             **bench_retrieval(folio, rust_q, args.rounds * 3),
         }
-        book["post_query_http_at_10k_points"] = bench_http(folio, rust_q, args.rounds * 3)
+        hybrid_cfg = folio.cfg.model_copy(deep=True)
+        hybrid_cfg.retrieval.mode = "hybrid"
+        folio.engine = FolioQueryEngine.from_config(
+            hybrid_cfg,
+            vector_store=folio.vector_store,
+            embed_model=folio.embed_model,
+            bm25=folio.bm25,
+            get_chunk=folio.indexer.get_chunk,
+        )
+        book["hybrid_retrieval_at_10k_points"] = bench_retrieval(folio, rust_q, args.rounds * 3)
+        # last: the app's lifespan closes the index at shutdown
+        book["post_query_http_hybrid_at_10k_points"] = bench_http(folio, rust_q, args.rounds * 3)
         out["textbook"] = book
-        folio.close()
+        print(json.dumps(out), file=sys.stderr, flush=True)
         if not args.skip_baseline:
             base = bench_plain_llamaindex(TEXTBOOK, rust_q, args.rounds * 3)
             out["plain_llamaindex_textbook"] = base
