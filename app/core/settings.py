@@ -28,14 +28,7 @@ from pydantic_settings import (
 )
 
 from indexes.config import (
-    ChunkingConfig,
-    EmbeddingConfig,
     IndexConfig,
-    RetrievalConfig,
-    RuntimeConfig,
-    SourceConfig,
-    SynthesisConfig,
-    VectorStoreConfig,
 )
 
 DEFAULT_CONFIG = "config.yaml"
@@ -140,23 +133,17 @@ class AuthConfig(_Strict):
     oauth_providers: dict[str, OAuthProviderConfig] = Field(default_factory=dict)
 
 
-class Settings(BaseSettings):
-    """Everything Folio is configured by; mirrors config.yaml section by section."""
+class Settings(BaseSettings, IndexConfig):
+    """Everything Folio is configured by; mirrors config.yaml section by section.
+
+    The RAG sections (sources … runtime) are inherited from `indexes.config.IndexConfig`, so the
+    two can never drift apart; the façade adds api, database and auth."""
 
     model_config = SettingsConfigDict(extra="forbid", env_prefix="FOLIO_UNUSED_")
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     config_path: Path | None = None
-
-    storage_dir: Path = Path("storage")
-    sources: list[SourceConfig] = Field(default_factory=list)
-    chunking: ChunkingConfig = ChunkingConfig()
-    embedding: EmbeddingConfig = EmbeddingConfig()
-    vector_store: VectorStoreConfig = VectorStoreConfig()
-    retrieval: RetrievalConfig = RetrievalConfig()
-    synthesis: SynthesisConfig = SynthesisConfig()
-    runtime: RuntimeConfig = RuntimeConfig()
 
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -186,16 +173,7 @@ class Settings(BaseSettings):
     @property
     def index(self) -> IndexConfig:
         """The RAG part, as `indexes/` expects it."""
-        return IndexConfig(
-            storage_dir=self.storage_dir,
-            sources=self.sources,
-            chunking=self.chunking,
-            embedding=self.embedding,
-            vector_store=self.vector_store,
-            retrieval=self.retrieval,
-            synthesis=self.synthesis,
-            runtime=self.runtime,
-        )
+        return IndexConfig(**{name: getattr(self, name) for name in IndexConfig.model_fields})
 
     @classmethod
     def settings_customise_sources(
