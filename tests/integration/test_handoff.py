@@ -13,20 +13,10 @@ import httpx
 import pytest
 
 from tests.utils.builders import REPO, write_config
+from tests.utils.cli import run_folio
 from tests.utils.http import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        cwd=REPO,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def test_index_while_serving_hands_off_and_server_answers_from_new_index(served)
         "# Chapter 6: Rye\n\n## Rye Sours\n\nA rye sour is kept at 30°C and fed with whole "
         "rye flour; rye loaves are baked in a tin because rye has weak gluten.\n"
     )
-    result = _cli("index", "--config", str(config), env=env)
+    result = run_folio("index", "--config", str(config), env=env)
     assert result.returncode == 0, result.stderr
     assert "via http://127.0.0.1" in result.stdout
     assert "lock" not in (result.stdout + result.stderr).lower()
@@ -80,16 +70,16 @@ def test_index_while_serving_hands_off_and_server_answers_from_new_index(served)
     ).json()
     assert body["sources"][0]["document_id"] == "sourdough:ch06-rye.md"
 
-    again = _cli("index", "--config", str(config), env=env)
+    again = run_folio("index", "--config", str(config), env=env)
     assert again.returncode == 0
     assert "│     0 │       0 │         6 │       0 │               0 │" in again.stdout
     (book_dir / "ch06-rye.md").unlink()
-    assert _cli("index", "--config", str(config), env=env).returncode == 0
+    assert run_folio("index", "--config", str(config), env=env).returncode == 0
 
 
 def test_ask_while_serving_goes_through_the_server(served):
     _, config, env, _ = served
-    result = _cli("ask", "What is the windowpane test?", "--config", str(config), env=env)
+    result = run_folio("ask", "What is the windowpane test?", "--config", str(config), env=env)
     assert result.returncode == 0, result.stderr
     assert "[1]" in result.stdout and "Windowpane" in result.stdout
 
