@@ -69,6 +69,7 @@ def db_current(config: ConfigOpt = None) -> None:
 
 keys_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts: list, deactivate.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Chat sessions: purge expired ones.", no_args_is_help=True)
 
 
 def _db(config: Path | None):  # type: ignore[no-untyped-def]
@@ -202,3 +203,14 @@ def users_deactivate(user_id: Annotated[int, typer.Argument()], config: ConfigOp
     with db:
         _run(lambda: set_user_active(db=db, user_id=user_id, active=False))
     console.print(f"user {user_id} deactivated")
+
+
+@sessions_app.command("purge")
+def sessions_purge(config: ConfigOpt = None) -> None:
+    """Delete sessions idle longer than SESSION_TIMEOUT_HOURS, with their messages."""
+    from app.services.chat import purge_expired
+
+    settings, db = _db(config)
+    with db:
+        count = purge_expired(db=db, settings=settings)
+    console.print(f"{count} expired session(s) deleted", highlight=False)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.routes import auth, health, ingest, keys, oauth, query
+from app.api.routes import auth, health, ingest, keys, oauth, query, sessions
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
     BodySizeLimitMiddleware,
@@ -72,6 +72,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(oauth.router)
     app.include_router(keys.router)
+    app.include_router(sessions.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(

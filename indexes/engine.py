@@ -6,7 +6,7 @@ Built once (model load, Qdrant client) and shared by the CLI, the HTTP app and n
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -16,6 +16,7 @@ from llama_index.vector_stores.qdrant import QdrantVectorStore
 from pydantic import PrivateAttr
 
 from indexes.bm25 import BM25Index
+from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
 from indexes.models import Answer
@@ -25,6 +26,7 @@ from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
 from indexes.runtime import apply_runtime, torch_threads
 from indexes.stores import check_store, count_points, describe_store, open_qdrant
+from indexes.synthesizer import LLMCitationSynthesizer
 
 
 class GuardedQdrantVectorStore(QdrantVectorStore):
@@ -147,6 +149,18 @@ class FolioIndex:
 
     def query(self, question: str, top_k: int | None = None) -> Answer:
         return self.engine.query(question, top_k=top_k)
+
+    def stream(self, question: str, top_k: int | None = None) -> Iterator[str | Answer]:
+        """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream)."""
+        return self.engine.stream(question, top_k=top_k)
+
+    def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
+        """A standalone question from (standalone question, answer) turns and a follow-up:
+        the LLM's condense prompt in llm mode, the deterministic rewrite offline."""
+        synth = self.engine.synthesizer
+        if isinstance(synth, LLMCitationSynthesizer):
+            return condense_with_llm(synth.llm, history, question)
+        return condense_offline([q for q, _ in history], question)
 
     def point_count(self) -> int:
         return count_points(self.client, self.cfg.vector_store.collection)

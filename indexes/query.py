@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.response_synthesizers import BaseSynthesizer
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from indexes.bm25 import BM25Index
+from indexes.citations import check_citations
 from indexes.config import IndexConfig
 from indexes.fusion import fuse
 from indexes.models import Answer, Source
@@ -212,6 +213,52 @@ class FolioQueryEngine:
         invalid = (response.metadata or {}).get("invalid_citations", [])
         return Answer(
             answer=str(response.response or ""),
+            sources=to_sources(nodes),
+            mode=self.mode,
+            invalid_citations=invalid,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def stream(self, question: str, top_k: int | None = None) -> Iterator[str | Answer]:
+        """Like `query`, but yields the answer text as it is produced (sentences in extractive
+        mode, tokens from the LLM), then the final Answer. Stopping the iteration stops the
+        work: nothing runs ahead of the consumer."""
+        started = time.perf_counter()
+        nodes = self.retrieve(question, top_k)
+        if not nodes:
+            yield self.cfg.synthesis.no_answer
+            yield Answer(
+                answer=self.cfg.synthesis.no_answer,
+                mode=self.mode,
+                found=False,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+            return
+        invalid: list[int] = []
+        synth = self.synthesizer
+        if isinstance(synth, LLMCitationSynthesizer):
+            texts = [n.node.get_content(metadata_mode=MetadataMode.LLM) for n in nodes]
+            raw = ""
+            for chunk in synth.llm.stream_complete(synth.build_prompt(question, texts)):
+                delta = chunk.delta or ""
+                raw += delta
+                if delta:
+                    yield delta
+            text, invalid = check_citations(raw, len(nodes))
+        elif isinstance(synth, ExtractiveSynthesizer):
+            texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
+            pieces = [f"{s.text} [{s.source}]" for s in synth.select(question, texts)]
+            if not pieces:
+                pieces = [self.cfg.synthesis.no_answer]
+            for i, piece in enumerate(pieces):
+                yield piece if i == 0 else " " + piece
+            text = " ".join(pieces)
+        else:  # any other synthesizer: one piece
+            response = synth.synthesize(QueryBundle(question), nodes)
+            text = str(response.response or "")
+            yield text
+        yield Answer(
+            answer=text,
             sources=to_sources(nodes),
             mode=self.mode,
             invalid_citations=invalid,

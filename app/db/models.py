@@ -7,7 +7,6 @@ passwords as bcrypt hashes, refresh tokens by their id only (the token is a sign
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
