@@ -9,7 +9,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.routes import auth, health, ingest, keys, oauth, query, sessions, stream
+from app.api.routes import (
+    auth,
+    feedback,
+    health,
+    ingest,
+    keys,
+    oauth,
+    query,
+    sessions,
+    stream,
+)
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
     BodySizeLimitMiddleware,
@@ -74,6 +84,7 @@ def create_app(
     app.include_router(keys.router)
     app.include_router(sessions.router)
     app.include_router(stream.router)
+    app.include_router(feedback.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(
