@@ -19,6 +19,7 @@ from app.api.routes import (
     query,
     sessions,
     stream,
+    usage,
 )
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(stream.router)
     app.include_router(feedback.router)
+    app.include_router(usage.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(

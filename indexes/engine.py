@@ -147,12 +147,14 @@ class FolioIndex:
 
     # -- queries and health ------------------------------------------------------------------
 
-    def query(self, question: str, top_k: int | None = None) -> Answer:
-        return self.engine.query(question, top_k=top_k)
+    def query(self, question: str, top_k: int | None = None, *, allow_llm: bool = True) -> Answer:
+        return self.engine.query(question, top_k=top_k, allow_llm=allow_llm)
 
-    def stream(self, question: str, top_k: int | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, top_k: int | None = None, *, allow_llm: bool = True
+    ) -> Iterator[str | Answer]:
         """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream)."""
-        return self.engine.stream(question, top_k=top_k)
+        return self.engine.stream(question, top_k=top_k, allow_llm=allow_llm)
 
     def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
         """A standalone question from (standalone question, answer) turns and a follow-up:

@@ -99,6 +99,26 @@ class ApiConfig(_Strict):
         return value
 
 
+class ModelPrice(_Strict):
+    """USD per 1,000 tokens of one model."""
+
+    prompt: float = Field(default=0.0, ge=0)
+    completion: float = Field(default=0.0, ge=0)
+    embedding: float = Field(default=0.0, ge=0)
+
+
+class UsageConfig(_Strict):
+    """Token prices and the daily budget."""
+
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="model name → USD per 1k tokens; unlisted models are free"
+    )
+    daily_budget_usd: float | None = Field(default=None, gt=0)
+    over_budget: Literal["warn", "extractive"] = Field(
+        default="warn", description="warn: log + metric; extractive: also stop calling the LLM"
+    )
+
+
 class DatabaseConfig(_Strict):
     """SQLite by default, PostgreSQL via DATABASE_URL."""
 
@@ -161,6 +181,7 @@ class Settings(BaseSettings):
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
+    usage: UsageConfig = UsageConfig()
 
     @field_validator("log_level", mode="before")
     @classmethod

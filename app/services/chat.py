@@ -21,7 +21,7 @@ from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from app.db.models import ChatSession, Message, utcnow
 from app.services.identity import Identity
-from app.services.query import answer_question
+from app.services.query import answer_and_record
 from indexes.engine import FolioIndex
 from indexes.models import Answer
 
@@ -154,6 +154,9 @@ def record_turn(*, db: Session, turn: Turn, answer: Answer) -> Message:
         sources=[s.model_dump() for s in answer.sources],
         mode=answer.mode,
         latency_ms=answer.latency_ms,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        embedding_tokens=answer.usage.embedding_tokens,
     )
     db.add(message)
     session = db.get(ChatSession, turn.session_id)
@@ -191,5 +194,13 @@ def ask_in_session(
         session_id=session_id,
         question=question,
     )
-    answer = answer_question(index=index, settings=settings, question=turn.standalone, top_k=top_k)
+    answer = answer_and_record(
+        db=db,
+        index=index,
+        settings=settings,
+        identity=identity,
+        question=turn.standalone,
+        top_k=top_k,
+        endpoint="sessions.messages",
+    )
     return record_turn(db=db, turn=turn, answer=answer)

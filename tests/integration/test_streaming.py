@@ -97,7 +97,7 @@ class _ScriptedIndex(FolioIndex):
     closed = threading.Event()
     fail = False
 
-    def stream(self, question, top_k=None):  # type: ignore[no-untyped-def]
+    def stream(self, question, top_k=None, **kwargs):  # type: ignore[no-untyped-def]
         cls = type(self)
         try:
             for i in range(50):

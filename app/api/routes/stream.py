@@ -18,7 +18,7 @@ from app.api.deps import CurrentIdentity, DbDep, IndexDep, QueryAccess, QueryRat
 from app.api.schemas import QueryRequest, QueryResponse
 from app.core.errors import ERROR_RESPONSES, request_id_of
 from app.core.textcheck import clean_text
-from app.services import chat
+from app.services import chat, usage
 from app.services.streaming import answer_events
 from indexes.models import Answer
 
@@ -37,14 +37,29 @@ def render(answer: Answer) -> dict[str, Any]:
 
 @router.post("/query/stream", responses=SSE_RESPONSE, response_class=EventSourceResponse)
 def query_stream(
-    body: QueryRequest, request: Request, index: IndexDep, settings: SettingsDep
+    body: QueryRequest,
+    request: Request,
+    identity: CurrentIdentity,
+    db: DbDep,
+    index: IndexDep,
+    settings: SettingsDep,
 ) -> EventSourceResponse:
     """`POST /query` as Server-Sent Events: the answer as it is produced, then the sources."""
     question = clean_text(body.query, field="query", max_chars=settings.api.max_query_chars)
+    allow_llm = usage.llm_allowed(db=db, settings=settings)
+    engine = request.app.state.engine
+
+    def store(answer: Answer) -> dict[str, Any]:
+        usage.record_usage_on(
+            engine, settings=settings, identity=identity, endpoint="query.stream", answer=answer
+        )
+        return {}
+
     events = answer_events(
-        pieces=index.stream(question, top_k=body.top_k),
+        pieces=index.stream(question, top_k=body.top_k, allow_llm=allow_llm),
         request_id=request_id_of(request),
         render=render,
+        on_done=store,
     )
     return EventSourceResponse(events)
 
@@ -74,8 +89,16 @@ def session_message_stream(
         question=body.query,
     )
     engine = request.app.state.engine
+    allow_llm = usage.llm_allowed(db=db, settings=settings)
 
     def store(answer: Answer) -> dict[str, Any]:
+        usage.record_usage_on(
+            engine,
+            settings=settings,
+            identity=identity,
+            endpoint="sessions.messages.stream",
+            answer=answer,
+        )
         message = chat.record_turn_on(engine, turn=turn, answer=answer)
         return {
             "message_id": message.id,
@@ -84,7 +107,7 @@ def session_message_stream(
         }
 
     events = answer_events(
-        pieces=index.stream(turn.standalone, top_k=body.top_k),
+        pieces=index.stream(turn.standalone, top_k=body.top_k, allow_llm=allow_llm),
         request_id=request_id_of(request),
         render=render,
         on_done=store,
