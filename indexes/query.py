@@ -213,19 +213,27 @@ class FolioQueryEngine:
             return self.synthesizer, self.mode
         return self.fallback, "extractive"
 
-    def query(self, question: str, top_k: int | None = None, *, allow_llm: bool = True) -> Answer:
+    def query(
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        allow_llm: bool = True,
+        embedding: list[float] | None = None,
+    ) -> Answer:
         """Retrieve and answer; an empty retrieval gives a plain 'not found' answer. `usage`
         holds the tokens it cost (embedding, LLM prompt and completion); `allow_llm=False`
         answers extractively even when an LLM is configured."""
         with counting(new_counter(self.tokenizer)) as counter:
-            answer = self._query(question, top_k, allow_llm)
+            answer = self._query(QueryBundle(question, embedding=embedding), top_k, allow_llm)
         answer.usage = usage_of(counter)
         return answer
 
-    def _query(self, question: str, top_k: int | None, allow_llm: bool) -> Answer:
+    def _query(self, bundle: QueryBundle, top_k: int | None, allow_llm: bool) -> Answer:
+        """`bundle` may carry the question's embedding already (the FAQ cache computed it)."""
         started = time.perf_counter()
         synthesizer, mode = self._synth(allow_llm)
-        nodes = self.retrieve(question, top_k)
+        nodes = self.retrieve(bundle, top_k)
         if not nodes:
             return Answer(
                 answer=self.cfg.synthesis.no_answer,
@@ -233,7 +241,7 @@ class FolioQueryEngine:
                 found=False,
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
-        response = synthesizer.synthesize(QueryBundle(question), nodes)
+        response = synthesizer.synthesize(bundle, nodes)
         invalid = (response.metadata or {}).get("invalid_citations", [])
         return Answer(
             answer=str(response.response or ""),

@@ -119,6 +119,16 @@ class UsageConfig(_Strict):
     )
 
 
+class CacheConfig(_Strict):
+    """Semantic FAQ cache (in memory, or Redis when REDIS_URL is set)."""
+
+    enabled: bool = True
+    similarity: float = Field(default=0.95, gt=0, le=1, description="cosine to count as a hit")
+    max_entries: int = Field(default=1000, ge=1)
+    ttl_hours: float = Field(default=24, gt=0)
+    key_prefix: str = Field(default="folio-faq", min_length=1, max_length=64)
+
+
 class DatabaseConfig(_Strict):
     """SQLite by default, PostgreSQL via DATABASE_URL."""
 
@@ -182,6 +192,7 @@ class Settings(BaseSettings):
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
     usage: UsageConfig = UsageConfig()
+    cache: CacheConfig = CacheConfig()
 
     @field_validator("log_level", mode="before")
     @classmethod

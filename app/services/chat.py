@@ -20,6 +20,7 @@ from app.core.errors import NotFound, ServiceUnavailable, SessionExpired, Unauth
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from app.db.models import ChatSession, Message, utcnow
+from app.services.faq_cache import FaqCache
 from app.services.identity import Identity
 from app.services.query import answer_and_record
 from indexes.engine import FolioIndex
@@ -184,6 +185,7 @@ def ask_in_session(
     session_id: str,
     question: str,
     top_k: int | None = None,
+    cache: FaqCache | None = None,
 ) -> Message:
     """Answer `question` in the session's context and store it as a message."""
     turn = prepare_turn(
@@ -202,5 +204,6 @@ def ask_in_session(
         question=turn.standalone,
         top_k=top_k,
         endpoint="sessions.messages",
+        cache=cache,
     )
     return record_turn(db=db, turn=turn, answer=answer)

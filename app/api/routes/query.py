@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from app.api.deps import (
     CurrentIdentity,
     DbDep,
+    FaqCacheDep,
     IndexDep,
     QueryAccess,
     QueryRateLimit,
@@ -26,11 +27,14 @@ def query(
     settings: SettingsDep,
     identity: CurrentIdentity,
     db: DbDep,
+    cache: FaqCacheDep,
 ) -> QueryResponse:
     """Answer a question with `[n]` citations pointing at the numbered `sources`.
 
     Anonymous (limited by IP), logged in (Bearer JWT) or API key with scope `query`.
-    `answer_html` and `sources[].text_html` are HTML-escaped for direct display."""
+    `answer_html` and `sources[].text_html` are HTML-escaped for direct display. A question
+    close enough to one answered before (same index version and config) is answered from the
+    FAQ cache, marked `cached: true`."""
     answer = answer_and_record(
         db=db,
         index=index,
@@ -38,5 +42,6 @@ def query(
         identity=identity,
         question=body.query,
         top_k=body.top_k,
+        cache=cache,
     )
     return QueryResponse.model_validate(answer.model_dump())

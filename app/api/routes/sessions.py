@@ -13,7 +13,15 @@ from app.api.chat_schemas import (
     SessionPublic,
     SessionsPublic,
 )
-from app.api.deps import CurrentIdentity, DbDep, IndexDep, QueryAccess, QueryRateLimit, SettingsDep
+from app.api.deps import (
+    CurrentIdentity,
+    DbDep,
+    FaqCacheDep,
+    IndexDep,
+    QueryAccess,
+    QueryRateLimit,
+    SettingsDep,
+)
 from app.core.errors import ERROR_RESPONSES
 from app.core.settings import Settings
 from app.db.models import ChatSession, Message
@@ -96,6 +104,7 @@ def ask(
     db: DbDep,
     settings: SettingsDep,
     index: IndexDep,
+    cache: FaqCacheDep,
 ) -> MessagePublic:
     """Ask in the session: a follow-up ("and why is that?") is rewritten into a standalone
     question from the history (`standalone_question`) before retrieval."""
@@ -107,5 +116,6 @@ def ask(
         session_id=session_id,
         question=body.query,
         top_k=body.top_k,
+        cache=cache,
     )
     return message_public(message)
