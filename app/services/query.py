@@ -14,7 +14,7 @@ from app.services.faq_cache import FaqCache
 from app.services.identity import Identity
 from app.services.usage import llm_allowed, record_usage
 from indexes.engine import FolioIndex
-from indexes.models import Answer
+from indexes.models import Answer, Usage
 
 log = logging.getLogger("folio.query")
 
@@ -55,8 +55,13 @@ def answer_with_cache(
     question = clean_text(question, field="query", max_chars=settings.api.max_query_chars)
     started = time.perf_counter()
     try:
-        embedding, embed_usage = index.embed_question(question)
         namespace = index.answer_namespace(top_k=top_k, allow_llm=allow_llm)
+        hit = cache.lookup_exact(namespace, question)
+        if hit is not None:  # asked before, word for word: not even an embedding
+            hit.cached, hit.usage = True, Usage()
+            hit.latency_ms = (time.perf_counter() - started) * 1000
+            return hit
+        embedding, embed_usage = index.embed_question(question)
         hit = cache.lookup(namespace, embedding)
         if hit is not None:
             hit.cached, hit.usage = True, embed_usage
@@ -69,7 +74,7 @@ def answer_with_cache(
     answer.usage.embedding_tokens += embed_usage.embedding_tokens
     answer.latency_ms = (time.perf_counter() - started) * 1000
     if answer.found:
-        cache.store(namespace, embedding, answer)
+        cache.store(namespace, question, embedding, answer)
     return answer
 
 
