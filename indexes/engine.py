@@ -166,11 +166,13 @@ class FolioIndex:
         """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream)."""
         return self.engine.stream(question, top_k=top_k, allow_llm=allow_llm)
 
-    def condense(self, history: Sequence[tuple[str, str]], question: str) -> str:
+    def condense(
+        self, history: Sequence[tuple[str, str]], question: str, *, allow_llm: bool = True
+    ) -> str:
         """A standalone question from (standalone question, answer) turns and a follow-up:
         the LLM's condense prompt in llm mode, the deterministic rewrite offline."""
         synth = self.engine.synthesizer
-        if isinstance(synth, LLMCitationSynthesizer):
+        if allow_llm and isinstance(synth, LLMCitationSynthesizer):
             return condense_with_llm(synth.llm, history, question)
         return condense_offline([q for q, _ in history], question)
 

@@ -23,6 +23,7 @@ from app.db.models import ChatSession, Message, utcnow
 from app.services.faq_cache import FaqCache
 from app.services.identity import Identity
 from app.services.query import answer_and_record
+from app.services.usage import llm_allowed
 from indexes.engine import FolioIndex
 from indexes.models import Answer
 
@@ -138,7 +139,10 @@ def prepare_turn(
     question = clean_text(question, field="query", max_chars=settings.api.max_query_chars)
     history = session_messages(db=db, session=session)[-HISTORY_TURNS:]
     try:
-        standalone = index.condense([(m.standalone_question, m.answer) for m in history], question)
+        turns = [(m.standalone_question, m.answer) for m in history]
+        standalone = index.condense(
+            turns, question, allow_llm=llm_allowed(db=db, settings=settings)
+        )
     except Exception as exc:  # the LLM failed while condensing
         log.error("condense failed type=%s at=%s", type(exc).__name__, where(exc))
         raise ServiceUnavailable("The answering backend is unavailable, try again later") from None

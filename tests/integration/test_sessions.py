@@ -151,3 +151,39 @@ async def test_follow_up_retrieves_the_chapter_of_the_conversation(book_client) 
     asked = [m["question"] for m in detail["messages"]]
     assert asked == ["What is a levain?", "How do I build it?"]
     assert detail["messages"][1]["sources"][0]["text"]
+
+
+async def test_llm_condenses_follow_ups_with_the_history(
+    tmp_path, book_dir, indexed_template, minilm
+) -> None:
+    """With an LLM configured, the follow-up goes through LlamaIndex's condense prompt with
+    the earlier turns; the model's rewrite is what retrieval uses."""
+    import shutil
+
+    from app.core.settings import load_settings
+    from tests.utils.builders import write_config
+    from tests.utils.fake_openai import make_fake_openai_app
+    from tests.utils.http import serve_in_thread
+
+    fake = make_fake_openai_app("How do I build a levain?")
+    shutil.copytree(indexed_template / "storage", tmp_path / "storage")
+    with serve_in_thread(fake) as url:
+        settings = load_settings(
+            write_config(tmp_path, book_dir),
+            environ={"OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": f"{url}/v1"},
+        )
+        app = create_app(settings, index_factory=lambda c: FolioIndex(c, embed_model=minilm))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://f") as client:
+                sid = (await client.post("/sessions")).json()["id"]
+                path = f"/sessions/{sid}/messages"
+                await client.post(path, json={"query": "What is a levain?"})
+                calls = len(fake.state.requests)
+                r = await client.post(path, json={"query": "How do I build it?"})
+    follow = r.json()
+    assert follow["standalone_question"] == "How do I build a levain?"
+    condense = fake.state.requests[calls]["body"]["messages"][-1]["content"]
+    assert "<Follow Up Message>" in condense and "How do I build it?" in condense
+    assert "Human: What is a levain?" in condense
+    assert follow["sources"][0]["chapter"].startswith("Chapter 3")
