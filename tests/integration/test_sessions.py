@@ -17,6 +17,7 @@ from app.main import create_app
 from indexes.engine import FolioIndex
 from tests.utils.apps import admin, make_settings, running
 from tests.utils.http import assert_error_shape
+from tests.utils.services import fresh_pg_schema, postgres_url_or_skip
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,29 @@ async def _key(client, scopes: list[str]) -> dict[str, str]:
 
 
 async def test_owners_see_only_their_own_sessions(tmp_path: Path) -> None:
-    async with running(make_settings(tmp_path)) as client:
+    await _ownership(make_settings(tmp_path))
+
+
+async def test_sessions_feedback_and_usage_on_postgres(tmp_path: Path) -> None:
+    with fresh_pg_schema(postgres_url_or_skip()) as url:
+        settings = make_settings(tmp_path, database={"url": url})
+        await _ownership(settings)
+        async with running(settings) as client:
+            key = await _key(client, ["query"])
+            sid = (await client.post("/sessions", headers=key)).json()["id"]
+            r = await client.post(f"/sessions/{sid}/messages", json={"query": "a?"}, headers=key)
+            mid = r.json()["id"]
+            for rating in (1, -1):  # the second replaces the first (unique per identity)
+                r = await client.post(
+                    f"/messages/{mid}/feedback", json={"rating": rating}, headers=key
+                )
+                assert r.status_code == 200, r.text
+            report = (await client.get("/usage?group_by=day", headers=admin())).json()
+            assert report["total"]["requests"] == 2
+
+
+async def _ownership(settings) -> None:  # type: ignore[no-untyped-def]
+    async with running(settings) as client:
         alice, bob = await _user(client), await _user(client, "bob@example.com")
         key = await _key(client, ["query"])
         r = await client.post("/sessions", headers=alice)
