@@ -13,13 +13,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.cli_admin import db_app, keys_app, users_app
+from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
 from app.core.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(feedback_app, name="feedback")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -69,6 +69,8 @@ def db_current(config: ConfigOpt = None) -> None:
 
 keys_app = typer.Typer(help="API keys: create, list, rotate, revoke.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts: list, deactivate.", no_args_is_help=True)
+feedback_app = typer.Typer(help="Reader feedback: export.", no_args_is_help=True)
+sessions_app = typer.Typer(help="Chat sessions: purge expired ones.", no_args_is_help=True)
 
 
 def _db(config: Path | None):  # type: ignore[no-untyped-def]
@@ -202,3 +204,38 @@ def users_deactivate(user_id: Annotated[int, typer.Argument()], config: ConfigOp
     with db:
         _run(lambda: set_user_active(db=db, user_id=user_id, active=False))
     console.print(f"user {user_id} deactivated")
+
+
+@sessions_app.command("purge")
+def sessions_purge(config: ConfigOpt = None) -> None:
+    """Delete sessions idle longer than SESSION_TIMEOUT_HOURS, with their messages."""
+    from app.services.chat import purge_expired
+
+    settings, db = _db(config)
+    with db:
+        count = purge_expired(db=db, settings=settings)
+    console.print(f"{count} expired session(s) deleted", highlight=False)
+
+
+@feedback_app.command("export")
+def feedback_export(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv | json")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout)")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Every rating with its question and answer, worst first (for finding weak answers)."""
+    from app.services.feedback import export_feedback
+
+    if fmt not in ("csv", "json"):
+        err_console.print("[red]error:[/red] --format must be csv or json", highlight=False)
+        raise typer.Exit(2)
+    _, db = _db(config)
+    with db:
+        text = export_feedback(db=db, fmt=fmt)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"feedback written to {output}", highlight=False)

@@ -9,7 +9,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.routes import auth, health, ingest, keys, oauth, query
+from app.api.routes import (
+    auth,
+    feedback,
+    health,
+    ingest,
+    keys,
+    oauth,
+    query,
+    sessions,
+    stream,
+    usage,
+)
 from app.core.errors import install_error_handlers
 from app.core.middleware import (
     BodySizeLimitMiddleware,
@@ -19,6 +30,7 @@ from app.core.middleware import (
 from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import make_engine
+from app.services.faq_cache import make_faq_cache
 from app.services.index_holder import IndexHolder
 from app.services.ratelimit import RateLimiter
 from indexes.config import IndexConfig
@@ -45,6 +57,7 @@ def create_app(
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
         )
+        app.state.faq_cache = make_faq_cache(settings.cache, settings.api.redis_url)
         holder = IndexHolder(settings.index, factory=index_factory)
         holder.start()
         app.state.index_holder = holder
@@ -53,6 +66,8 @@ def create_app(
         finally:
             holder.close()
             app.state.limiter.close()
+            if app.state.faq_cache is not None:
+                app.state.faq_cache.close()
             app.state.engine.dispose()
             if on_shutdown is not None:  # runs before uvicorn re-raises SIGTERM
                 on_shutdown()
@@ -72,6 +87,10 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(oauth.router)
     app.include_router(keys.router)
+    app.include_router(sessions.router)
+    app.include_router(stream.router)
+    app.include_router(feedback.router)
+    app.include_router(usage.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(

@@ -5,8 +5,10 @@ Built once (model load, Qdrant client) and shared by the CLI, the HTTP app and n
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -16,15 +18,18 @@ from llama_index.vector_stores.qdrant import QdrantVectorStore
 from pydantic import PrivateAttr
 
 from indexes.bm25 import BM25Index
+from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
-from indexes.models import Answer
+from indexes.models import Answer, Usage
 from indexes.parsers import BookNodeParser
 from indexes.pipeline import Indexer, IndexReport, ProgressFn
 from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
 from indexes.runtime import apply_runtime, torch_threads
 from indexes.stores import check_store, count_points, describe_store, open_qdrant
+from indexes.synthesizer import LLMCitationSynthesizer
+from indexes.usage import counting, new_counter, usage_of
 
 
 class GuardedQdrantVectorStore(QdrantVectorStore):
@@ -145,8 +150,49 @@ class FolioIndex:
 
     # -- queries and health ------------------------------------------------------------------
 
-    def query(self, question: str, top_k: int | None = None) -> Answer:
-        return self.engine.query(question, top_k=top_k)
+    def query(
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        allow_llm: bool = True,
+        embedding: list[float] | None = None,
+    ) -> Answer:
+        return self.engine.query(question, top_k=top_k, allow_llm=allow_llm, embedding=embedding)
+
+    def stream(
+        self, question: str, top_k: int | None = None, *, allow_llm: bool = True
+    ) -> Iterator[str | Answer]:
+        """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream)."""
+        return self.engine.stream(question, top_k=top_k, allow_llm=allow_llm)
+
+    def condense(
+        self, history: Sequence[tuple[str, str]], question: str, *, allow_llm: bool = True
+    ) -> str:
+        """A standalone question from (standalone question, answer) turns and a follow-up:
+        the LLM's condense prompt in llm mode, the deterministic rewrite offline."""
+        synth = self.engine.synthesizer
+        if allow_llm and isinstance(synth, LLMCitationSynthesizer):
+            return condense_with_llm(synth.llm, history, question)
+        return condense_offline([q for q, _ in history], question)
+
+    def answer_namespace(self, *, top_k: int | None, allow_llm: bool = True) -> str:
+        """What a cached answer depends on: the indexed content (docstore fingerprint), the
+        retrieval/synthesis/embedding config and the answerer actually used."""
+        mode = self.engine.mode if allow_llm else "extractive"
+        config = self.cfg.model_dump(
+            mode="json", include={"chunking", "embedding", "retrieval", "synthesis"}
+        )
+        config["synthesis"].pop("api_key", None)
+        config["embedding"].pop("api_key", None)
+        blob = json.dumps([self.indexer.fingerprint(), config, mode, top_k], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def embed_question(self, question: str) -> tuple[list[float], Usage]:
+        """The question's embedding and the tokens it cost."""
+        with counting(new_counter(self.engine.tokenizer)) as counter:
+            embedding = self.embed_model.get_query_embedding(question)
+        return embedding, usage_of(counter)
 
     def point_count(self) -> int:
         return count_points(self.client, self.cfg.vector_store.collection)

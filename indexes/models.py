@@ -20,6 +20,14 @@ class Source(BaseModel):
     char_end: int | None = None
 
 
+class Usage(BaseModel):
+    """Tokens one answer cost (counted by LlamaIndex's TokenCountingHandler)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    embedding_tokens: int = 0
+
+
 class Answer(BaseModel):
     """The answer text with `[n]` markers, the sources they point to, and how it was made."""
 
@@ -29,3 +37,5 @@ class Answer(BaseModel):
     latency_ms: float = 0.0
     invalid_citations: list[int] = Field(default_factory=list)
     found: bool = True
+    usage: Usage = Field(default_factory=Usage)
+    cached: bool = False

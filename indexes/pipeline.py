@@ -12,6 +12,7 @@ them, and on open when its saved stamp no longer matches them, so it converges t
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -81,6 +82,7 @@ class Indexer:
         self.nodes = PersistedDocstore(storage_dir / "nodes.json")
         self._lock = threading.Lock()
         self.version = 0  # bumped on every change; caches key on it
+        self._fingerprint: tuple[int, str] | None = None
         self.bm25 = bm25
         if bm25 is not None:
             bm25.load_or_build(self.all_chunks, self.chunk_ids())
@@ -124,6 +126,20 @@ class Indexer:
             if docstore.store.get_document_hash(doc_id) is not None:
                 return origin
         return None
+
+    def fingerprint(self) -> str:
+        """sha256 over every (origin, document id, content hash). Unlike the in-process
+        `version`, the same indexed content gives the same value in every process and after a
+        restart, so caches shared between replicas (Redis) can key on it."""
+        version = self.version
+        if self._fingerprint is None or self._fingerprint[0] != version:
+            digest = hashlib.sha256()
+            for origin in sorted(self.hashes):
+                pairs = self.hashes[origin].store.get_all_document_hashes().items()
+                for doc_hash, doc_id in sorted(pairs, key=lambda p: p[1]):
+                    digest.update(f"{origin}\0{doc_id}\0{doc_hash}\n".encode())
+            self._fingerprint = (version, digest.hexdigest())
+        return self._fingerprint[1]
 
     def document_ids(self, origin: str) -> set[str]:
         return set(self.hashes[origin].store.get_all_document_hashes().values())

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.response_synthesizers import BaseSynthesizer
-from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from indexes.bm25 import BM25Index
+from indexes.citations import check_citations
 from indexes.config import IndexConfig
+from indexes.embeddings import build_tokenizer
 from indexes.fusion import fuse
 from indexes.models import Answer, Source
 from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
+from indexes.usage import Tokenizer, counting, install_router, new_counter, usage_of
 
 
 @dataclass
@@ -44,14 +47,20 @@ class FolioQueryEngine:
         mode: str,
         bm25: BM25Index | None = None,
         get_chunk: Callable[[str], BaseNode | None] | None = None,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         self.cfg = cfg
+        self.tokenizer = tokenizer
         self.mode = mode
         self.embed_model = embed_model
         self.synthesizer = synthesizer
         self.vector_store = vector_store
         self.bm25 = bm25
         self._get_chunk = get_chunk or (lambda _: None)
+        # Used instead of the LLM when the caller says so (over the daily budget).
+        self.fallback = ExtractiveSynthesizer(
+            max_sentences=cfg.synthesis.max_sentences, no_answer=cfg.synthesis.no_answer
+        )
         if cfg.retrieval.mode != "dense" and bm25 is None:
             raise ValueError(f"retrieval.mode {cfg.retrieval.mode!r} needs a BM25 index")
 
@@ -68,13 +77,14 @@ class FolioQueryEngine:
         """Pick the synthesizer from `synthesis.mode` (auto → llm only when a key is set)."""
         mode = cfg.synthesis.effective_mode
         synthesizer: BaseSynthesizer
+        install_router(embed_model)
         match mode:
             case "llm":
                 from indexes.llms import build_llm
 
-                synthesizer = LLMCitationSynthesizer(
-                    llm=build_llm(cfg.synthesis), prompt=cfg.synthesis.prompt
-                )
+                llm = build_llm(cfg.synthesis)
+                install_router(llm)
+                synthesizer = LLMCitationSynthesizer(llm=llm, prompt=cfg.synthesis.prompt)
             case _:
                 synthesizer = ExtractiveSynthesizer(
                     max_sentences=cfg.synthesis.max_sentences,
@@ -88,6 +98,7 @@ class FolioQueryEngine:
             mode=mode,
             bm25=bm25,
             get_chunk=get_chunk,
+            tokenizer=build_tokenizer(embed_model),
         )
 
     # -- retrieval ---------------------------------------------------------------------------
@@ -197,23 +208,110 @@ class FolioQueryEngine:
                 nodes.append(NodeWithScore(node=node, score=hit.score))
         return nodes
 
-    def query(self, question: str, top_k: int | None = None) -> Answer:
-        """Retrieve and answer; an empty retrieval gives a plain 'not found' answer."""
+    def _synth(self, allow_llm: bool) -> tuple[BaseSynthesizer, str]:
+        if allow_llm or isinstance(self.synthesizer, ExtractiveSynthesizer):
+            return self.synthesizer, self.mode
+        return self.fallback, "extractive"
+
+    def query(
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        allow_llm: bool = True,
+        embedding: list[float] | None = None,
+    ) -> Answer:
+        """Retrieve and answer; an empty retrieval gives a plain 'not found' answer. `usage`
+        holds the tokens it cost (embedding, LLM prompt and completion); `allow_llm=False`
+        answers extractively even when an LLM is configured."""
+        with counting(new_counter(self.tokenizer)) as counter:
+            answer = self._query(QueryBundle(question, embedding=embedding), top_k, allow_llm)
+        answer.usage = usage_of(counter)
+        return answer
+
+    def _query(self, bundle: QueryBundle, top_k: int | None, allow_llm: bool) -> Answer:
+        """`bundle` may carry the question's embedding already (the FAQ cache computed it)."""
         started = time.perf_counter()
-        nodes = self.retrieve(question, top_k)
+        synthesizer, mode = self._synth(allow_llm)
+        nodes = self.retrieve(bundle, top_k)
         if not nodes:
             return Answer(
                 answer=self.cfg.synthesis.no_answer,
-                mode=self.mode,
+                mode=mode,
                 found=False,
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
-        response = self.synthesizer.synthesize(QueryBundle(question), nodes)
+        response = synthesizer.synthesize(bundle, nodes)
         invalid = (response.metadata or {}).get("invalid_citations", [])
         return Answer(
             answer=str(response.response or ""),
             sources=to_sources(nodes),
-            mode=self.mode,
+            mode=mode,
+            invalid_citations=invalid,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def stream(
+        self, question: str, top_k: int | None = None, *, allow_llm: bool = True
+    ) -> Iterator[str | Answer]:
+        """Like `query`, but yields the answer text as it is produced (sentences in extractive
+        mode, tokens from the LLM), then the final Answer. Stopping the iteration stops the
+        work: nothing runs ahead of the consumer."""
+        counter = new_counter(self.tokenizer)
+        inner = self._stream(question, top_k, allow_llm)
+        try:
+            while True:
+                # Each step may run in a different worker thread: count it on this request.
+                with counting(counter):
+                    try:
+                        item = next(inner)
+                    except StopIteration:
+                        return
+                if isinstance(item, Answer):
+                    item.usage = usage_of(counter)
+                yield item
+        finally:
+            inner.close()
+
+    def _stream(self, question: str, top_k: int | None, allow_llm: bool) -> Iterator[str | Answer]:
+        started = time.perf_counter()
+        synth, mode = self._synth(allow_llm)
+        nodes = self.retrieve(question, top_k)
+        if not nodes:
+            yield self.cfg.synthesis.no_answer
+            yield Answer(
+                answer=self.cfg.synthesis.no_answer,
+                mode=mode,
+                found=False,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+            return
+        invalid: list[int] = []
+        if isinstance(synth, LLMCitationSynthesizer):
+            texts = [n.node.get_content(metadata_mode=MetadataMode.LLM) for n in nodes]
+            raw = ""
+            for chunk in synth.llm.stream_complete(synth.build_prompt(question, texts)):
+                delta = chunk.delta or ""
+                raw += delta
+                if delta:
+                    yield delta
+            text, invalid = check_citations(raw, len(nodes))
+        elif isinstance(synth, ExtractiveSynthesizer):
+            texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
+            pieces = [f"{s.text} [{s.source}]" for s in synth.select(question, texts)]
+            if not pieces:
+                pieces = [self.cfg.synthesis.no_answer]
+            for i, piece in enumerate(pieces):
+                yield piece if i == 0 else " " + piece
+            text = " ".join(pieces)
+        else:  # any other synthesizer: one piece
+            response = synth.synthesize(QueryBundle(question), nodes)
+            text = str(response.response or "")
+            yield text
+        yield Answer(
+            answer=text,
+            sources=to_sources(nodes),
+            mode=mode,
             invalid_citations=invalid,
             latency_ms=(time.perf_counter() - started) * 1000,
         )

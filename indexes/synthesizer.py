@@ -167,6 +167,10 @@ class LLMCitationSynthesizer(BaseSynthesizer):
         super().__init__(llm=llm, streaming=False, **kwargs)
         self._prompt = prompt
 
+    @property
+    def llm(self) -> LLM:
+        return self._llm
+
     def _get_prompts(self) -> PromptDictType:
         return {}
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app.core.errors import Unauthorized
 from app.core.settings import Settings
 from app.db.models import User
+from app.services.faq_cache import FaqCache
 from app.services.handoff import HANDOFF_HEADER
 from app.services.identity import Identity, resolve_identity
 from app.services.index_holder import IndexHolder
@@ -41,11 +42,16 @@ def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.limiter
 
 
+def get_faq_cache(request: Request) -> FaqCache | None:
+    return getattr(request.app.state, "faq_cache", None)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+FaqCacheDep = Annotated[FaqCache | None, Depends(get_faq_cache)]
 
 
 def get_identity(

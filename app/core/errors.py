@@ -48,6 +48,10 @@ class NotFound(FolioError):
     code, status = "not_found", 404
 
 
+class SessionExpired(FolioError):
+    code, status = "session_expired", 404
+
+
 class Conflict(FolioError):
     code, status = "conflict", 409
 

@@ -92,6 +92,36 @@ class ApiConfig(_Strict):
         return value
 
 
+class ModelPrice(_Strict):
+    """USD per 1,000 tokens of one model."""
+
+    prompt: float = Field(default=0.0, ge=0)
+    completion: float = Field(default=0.0, ge=0)
+    embedding: float = Field(default=0.0, ge=0)
+
+
+class UsageConfig(_Strict):
+    """Token prices and the daily budget."""
+
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="model name → USD per 1k tokens; unlisted models are free"
+    )
+    daily_budget_usd: float | None = Field(default=None, gt=0)
+    over_budget: Literal["warn", "extractive"] = Field(
+        default="warn", description="warn: log + metric; extractive: also stop calling the LLM"
+    )
+
+
+class CacheConfig(_Strict):
+    """Semantic FAQ cache (in memory, or Redis when REDIS_URL is set)."""
+
+    enabled: bool = True
+    similarity: float = Field(default=0.95, gt=0, le=1, description="cosine to count as a hit")
+    max_entries: int = Field(default=1000, ge=1)
+    ttl_hours: float = Field(default=24, gt=0)
+    key_prefix: str = Field(default="folio-faq", min_length=1, max_length=64)
+
+
 class DatabaseConfig(_Strict):
     """SQLite by default, PostgreSQL via DATABASE_URL."""
 
@@ -148,6 +178,8 @@ class Settings(BaseSettings, IndexConfig):
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
     auth: AuthConfig = AuthConfig()
+    usage: UsageConfig = UsageConfig()
+    cache: CacheConfig = CacheConfig()
 
     @field_validator("log_level", mode="before")
     @classmethod

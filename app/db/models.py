@@ -7,8 +7,9 @@ passwords as bcrypt hashes, refresh tokens by their id only (the token is a sign
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -84,3 +85,69 @@ class ApiKey(SQLModel, table=True):
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(s for s in self.scopes.split(",") if s)
+
+
+class ChatSession(SQLModel, table=True):
+    """A conversation. `id` is unguessable (it is the only credential of an anonymous reader);
+    `owner` is the identity subject (user:<id>, key:<id>, bootstrap) or `anonymous`."""
+
+    __tablename__ = "chat_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=100, index=True)
+    title: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_active_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Message(SQLModel, table=True):
+    """One question and its answer inside a session, with the sources it cited."""
+
+    __tablename__ = "messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(
+        foreign_key="chat_sessions.id", index=True, ondelete="CASCADE", max_length=64
+    )
+    question: str
+    standalone_question: str  # what was actually retrieved with (follow-ups rewritten)
+    answer: str
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    mode: str = Field(max_length=32)
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    embedding_tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Feedback(SQLModel, table=True):
+    """A reader's rating of one answer; one per message per identity (the last one wins)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("message_id", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True, ondelete="CASCADE")
+    subject: str = Field(max_length=100)
+    rating: int
+    comment: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UsageRecord(SQLModel, table=True):
+    """Tokens and cost of one answering request, with who made it."""
+
+    __tablename__ = "usage_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    subject: str = Field(max_length=100, index=True)
+    key_id: int | None = None
+    user_id: int | None = None
+    endpoint: str = Field(max_length=64)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    embedding_tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False

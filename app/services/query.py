@@ -3,24 +3,102 @@
 from __future__ import annotations
 
 import logging
+import time
+
+from sqlmodel import Session
 
 from app.core.errors import ServiceUnavailable, where
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
+from app.services.faq_cache import FaqCache
+from app.services.identity import Identity
+from app.services.usage import llm_allowed, record_usage
 from indexes.engine import FolioIndex
-from indexes.models import Answer
+from indexes.models import Answer, Usage
 
 log = logging.getLogger("folio.query")
 
 
 def answer_question(
-    *, index: FolioIndex, settings: Settings, question: str, top_k: int | None = None
+    *,
+    index: FolioIndex,
+    settings: Settings,
+    question: str,
+    top_k: int | None = None,
+    allow_llm: bool = True,
 ) -> Answer:
     """Answer with numbered citations; raises InvalidInput / ServiceUnavailable."""
     question = clean_text(question, field="query", max_chars=settings.api.max_query_chars)
     try:
-        return index.query(question, top_k=top_k)
+        return index.query(question, top_k=top_k, allow_llm=allow_llm)
     except Exception as exc:
         # The store or the LLM failed; the client gets a stable code, the log gets the type.
         log.error("query failed type=%s at=%s", type(exc).__name__, where(exc))
         raise ServiceUnavailable("The answering backend is unavailable, try again later") from None
+
+
+def answer_with_cache(
+    *,
+    index: FolioIndex,
+    settings: Settings,
+    cache: FaqCache | None,
+    question: str,
+    top_k: int | None = None,
+    allow_llm: bool = True,
+) -> Answer:
+    """The cached answer of a near-identical question (`cached: true`, no retrieval, no LLM),
+    else a fresh answer that is then cached. Without a cache: `answer_question`."""
+    if cache is None:
+        return answer_question(
+            index=index, settings=settings, question=question, top_k=top_k, allow_llm=allow_llm
+        )
+    question = clean_text(question, field="query", max_chars=settings.api.max_query_chars)
+    started = time.perf_counter()
+    try:
+        namespace = index.answer_namespace(top_k=top_k, allow_llm=allow_llm)
+        hit = cache.lookup_exact(namespace, question)
+        if hit is not None:  # asked before, word for word: not even an embedding
+            hit.cached, hit.usage = True, Usage()
+            hit.latency_ms = (time.perf_counter() - started) * 1000
+            return hit
+        embedding, embed_usage = index.embed_question(question)
+        hit = cache.lookup(namespace, embedding)
+        if hit is not None:
+            hit.cached, hit.usage = True, embed_usage
+            hit.latency_ms = (time.perf_counter() - started) * 1000
+            return hit
+        answer = index.query(question, top_k=top_k, allow_llm=allow_llm, embedding=embedding)
+    except Exception as exc:
+        log.error("query failed type=%s at=%s", type(exc).__name__, where(exc))
+        raise ServiceUnavailable("The answering backend is unavailable, try again later") from None
+    answer.usage.embedding_tokens += embed_usage.embedding_tokens
+    answer.latency_ms = (time.perf_counter() - started) * 1000
+    if answer.found:
+        cache.store(namespace, question, embedding, answer)
+    return answer
+
+
+def answer_and_record(
+    *,
+    db: Session,
+    index: FolioIndex,
+    settings: Settings,
+    identity: Identity,
+    question: str,
+    top_k: int | None = None,
+    endpoint: str = "query",
+    cache: FaqCache | None = None,
+) -> Answer:
+    """An answer (from the FAQ cache when possible) within the daily budget, with a usage
+    record for the caller."""
+    allow_llm = llm_allowed(db=db, settings=settings)
+    answer = answer_with_cache(
+        index=index,
+        settings=settings,
+        cache=cache,
+        question=question,
+        top_k=top_k,
+        allow_llm=allow_llm,
+    )
+    record_usage(db=db, settings=settings, identity=identity, endpoint=endpoint, answer=answer)
+    return answer

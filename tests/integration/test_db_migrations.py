@@ -23,6 +23,7 @@ from tests.utils.services import fresh_pg_schema, postgres_url_or_skip
 pytestmark = pytest.mark.integration
 
 TABLES = {"users", "api_keys", "refresh_tokens", "oauth_identities", "recovery_codes"}
+CONVERSATION_TABLES = {"chat_sessions", "messages", "feedback", "usage_records"}
 
 
 def _check_round_trip(url: str) -> None:
@@ -33,9 +34,13 @@ def _check_round_trip(url: str) -> None:
         assert migrate.current_revision(engine) == migrate.head_revision()
         with engine.connect() as conn:  # the models and the migrations describe the same schema
             assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        migrate.downgrade(url, "-1")  # 0002 → 0001: only the conversation tables go
+        names = set(sa.inspect(engine).get_table_names())
+        assert TABLES <= names and not CONVERSATION_TABLES & names
         migrate.downgrade(url, "-1")
         assert not TABLES & set(sa.inspect(engine).get_table_names())
         migrate.upgrade(url)
+        assert CONVERSATION_TABLES <= set(sa.inspect(engine).get_table_names())
         assert TABLES <= set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
@@ -61,7 +66,7 @@ def test_folio_db_cli_and_plain_alembic(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["db", "upgrade", "-c", str(config)]).exit_code == 0
     current = runner.invoke(cli, ["db", "current", "-c", str(config)])
     assert migrate.head_revision() in current.output
-    assert runner.invoke(cli, ["db", "downgrade", "-c", str(config)]).exit_code == 0
+    assert runner.invoke(cli, ["db", "downgrade", "base", "-c", str(config)]).exit_code == 0
     assert "(empty)" in runner.invoke(cli, ["db", "current", "-c", str(config)]).output
 
     env = {**os.environ, "FOLIO_CONFIG": str(config), "PYTHONPATH": str(REPO)}

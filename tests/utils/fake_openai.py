@@ -5,9 +5,11 @@ It records the requests it got, so tests can check the prompt carried numbered s
 
 from __future__ import annotations
 
+import json
 import time
 
 from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 
 def make_fake_openai_app(reply: str) -> FastAPI:
@@ -18,6 +20,8 @@ def make_fake_openai_app(reply: str) -> FastAPI:
     async def chat(request: Request) -> dict:
         body = await request.json()
         app.state.requests.append({"body": body, "auth": request.headers.get("authorization")})
+        if body.get("stream"):
+            return StreamingResponse(_chunks(reply, body), media_type="text/event-stream")
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -34,3 +38,19 @@ def make_fake_openai_app(reply: str) -> FastAPI:
         }
 
     return app
+
+
+def _chunks(reply: str, body: dict):  # type: ignore[no-untyped-def]
+    """The reply as OpenAI streaming chunks, one word (with its trailing space) each."""
+    words = reply.split(" ")
+    for i, word in enumerate(words):
+        delta = {"role": "assistant", "content": word + (" " if i < len(words) - 1 else "")}
+        chunk = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        }
+        yield f"data: {json.dumps(chunk)}\n\n"
+    yield "data: [DONE]\n\n"

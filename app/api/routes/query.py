@@ -4,19 +4,44 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import IndexDep, QueryAccess, QueryRateLimit, SettingsDep
+from app.api.deps import (
+    CurrentIdentity,
+    DbDep,
+    FaqCacheDep,
+    IndexDep,
+    QueryAccess,
+    QueryRateLimit,
+    SettingsDep,
+)
 from app.api.schemas import QueryRequest, QueryResponse
 from app.core.errors import ERROR_RESPONSES
-from app.services.query import answer_question
+from app.services.query import answer_and_record
 
 router = APIRouter(tags=["query"], responses=ERROR_RESPONSES)
 
 
 @router.post("/query", response_model=QueryResponse, dependencies=[QueryAccess, QueryRateLimit])
-def query(body: QueryRequest, index: IndexDep, settings: SettingsDep) -> QueryResponse:
+def query(
+    body: QueryRequest,
+    index: IndexDep,
+    settings: SettingsDep,
+    identity: CurrentIdentity,
+    db: DbDep,
+    cache: FaqCacheDep,
+) -> QueryResponse:
     """Answer a question with `[n]` citations pointing at the numbered `sources`.
 
     Anonymous (limited by IP), logged in (Bearer JWT) or API key with scope `query`.
-    `answer_html` and `sources[].text_html` are HTML-escaped for direct display."""
-    answer = answer_question(index=index, settings=settings, question=body.query, top_k=body.top_k)
+    `answer_html` and `sources[].text_html` are HTML-escaped for direct display. A question
+    close enough to one answered before (same index version and config) is answered from the
+    FAQ cache, marked `cached: true`."""
+    answer = answer_and_record(
+        db=db,
+        index=index,
+        settings=settings,
+        identity=identity,
+        question=body.query,
+        top_k=body.top_k,
+        cache=cache,
+    )
     return QueryResponse.model_validate(answer.model_dump())

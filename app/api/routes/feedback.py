@@ -1,0 +1,49 @@
+"""Feedback on answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import CurrentIdentity, DbDep, QueryAccess
+from app.core.errors import ERROR_RESPONSES
+from app.services.chat import aware
+from app.services.feedback import give_feedback
+
+router = APIRouter(tags=["feedback"], responses=ERROR_RESPONSES, dependencies=[QueryAccess])
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Literal[1, -1] = Field(description="1: helpful, -1: not helpful")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackPublic(BaseModel):
+    id: int
+    message_id: int
+    rating: int
+    comment: str | None
+    created_at: datetime
+
+
+@router.post("/messages/{message_id}/feedback", response_model=FeedbackPublic)
+def rate_message(
+    message_id: int, body: FeedbackCreate, identity: CurrentIdentity, db: DbDep
+) -> FeedbackPublic:
+    """Rate an answer of one of your sessions; rating again replaces your earlier rating."""
+    fb = give_feedback(
+        db=db, identity=identity, message_id=message_id, rating=body.rating, comment=body.comment
+    )
+    assert fb.id is not None
+    return FeedbackPublic(
+        id=fb.id,
+        message_id=fb.message_id,
+        rating=fb.rating,
+        comment=fb.comment,
+        created_at=aware(fb.created_at),
+    )

@@ -1,0 +1,171 @@
+"""Semantic FAQ cache: a question whose embedding is within `cache.similarity` (cosine) of a
+cached question, under the same answer namespace, gets the cached answer without retrieval or
+an LLM call. The same question again (up to case, punctuation and spacing) is found by its
+normalised text first, without even embedding it.
+
+The namespace (FolioIndex.answer_namespace) hashes the docstore fingerprint (every document id
+and content hash, persisted with the index), the retrieval/synthesis config, the answerer and
+top_k. Any ingest, delete or re-index changes the fingerprint, so old entries are never read
+again: in memory they are dropped, in Redis they expire by TTL.
+
+Memory by default (per process); Redis when REDIS_URL is set (shared by replicas).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Protocol
+
+import numpy as np
+import redis
+
+from app.core.settings import CacheConfig
+from indexes.models import Answer
+
+log = logging.getLogger("folio.cache")
+
+
+def normalise(question: str) -> str:
+    """Case, punctuation and spacing do not make a different question."""
+    return " ".join(re.findall(r"\w+", question.lower()))
+
+
+def _unit(embedding: list[float]) -> np.ndarray:
+    vec = np.asarray(embedding, dtype=np.float32)
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm else vec
+
+
+class FaqCache(Protocol):
+    def lookup_exact(self, namespace: str, question: str) -> Answer | None: ...
+    def lookup(self, namespace: str, embedding: list[float]) -> Answer | None: ...
+    def store(
+        self, namespace: str, question: str, embedding: list[float], answer: Answer
+    ) -> None: ...
+    def close(self) -> None: ...
+
+
+class MemoryFaqCache:
+    """One namespace at a time (the current index version); oldest entries evicted first."""
+
+    def __init__(self, cfg: CacheConfig) -> None:
+        self.cfg = cfg
+        self._lock = threading.Lock()
+        self._namespace = ""
+        self._entries: OrderedDict[str, tuple[np.ndarray, str]] = OrderedDict()
+        self._matrix: np.ndarray | None = None
+        self._ids: list[str] = []
+        self._exact: dict[str, str] = {}  # normalised question → entry id
+
+    def _switch(self, namespace: str) -> None:
+        if namespace != self._namespace:  # the index or config changed: all entries are stale
+            self._namespace, self._entries, self._matrix = namespace, OrderedDict(), None
+            self._exact = {}
+
+    def lookup_exact(self, namespace: str, question: str) -> Answer | None:
+        with self._lock:
+            self._switch(namespace)
+            entry = self._entries.get(self._exact.get(normalise(question), ""))
+            return Answer.model_validate_json(entry[1]) if entry else None
+
+    def lookup(self, namespace: str, embedding: list[float]) -> Answer | None:
+        with self._lock:
+            self._switch(namespace)
+            if not self._entries:
+                return None
+            if self._matrix is None:
+                self._ids = list(self._entries)
+                self._matrix = np.stack([self._entries[i][0] for i in self._ids])
+            scores = self._matrix @ _unit(embedding)
+            best = int(np.argmax(scores))
+            if float(scores[best]) < self.cfg.similarity:
+                return None
+            return Answer.model_validate_json(self._entries[self._ids[best]][1])
+
+    def store(self, namespace: str, question: str, embedding: list[float], answer: Answer) -> None:
+        with self._lock:
+            self._switch(namespace)
+            entry = uuid.uuid4().hex
+            self._entries[entry] = (_unit(embedding), answer.model_dump_json())
+            self._exact[normalise(question)] = entry
+            while len(self._entries) > self.cfg.max_entries:
+                self._entries.popitem(last=False)  # its exact key now points at nothing
+            self._matrix = None
+
+    def close(self) -> None:
+        return None
+
+
+class RedisFaqCache:
+    """Hashes per namespace: id → float32 embedding bytes, id → answer JSON, normalised
+    question → id; all expire
+    `ttl_hours` after the last write, so stale namespaces disappear on their own."""
+
+    def __init__(self, cfg: CacheConfig, url: str, prefix: str) -> None:
+        self.cfg = cfg
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(url, socket_timeout=2)
+
+    def _keys(self, namespace: str) -> tuple[str, str]:
+        return f"{self.prefix}:{namespace}:emb", f"{self.prefix}:{namespace}:ans"
+
+    def lookup_exact(self, namespace: str, question: str) -> Answer | None:
+        _, ans_key = self._keys(namespace)
+        try:
+            entry = self.client.hget(f"{self.prefix}:{namespace}:exact", normalise(question))
+            raw = self.client.hget(ans_key, entry) if entry else None
+        except redis.RedisError as exc:
+            log.warning("faq cache lookup failed type=%s", type(exc).__name__)
+            return None
+        return Answer.model_validate_json(raw) if raw else None
+
+    def lookup(self, namespace: str, embedding: list[float]) -> Answer | None:
+        emb_key, ans_key = self._keys(namespace)
+        try:
+            stored = self.client.hgetall(emb_key)
+            if not stored:
+                return None
+            ids = list(stored)
+            matrix = np.stack([np.frombuffer(stored[i], dtype=np.float32) for i in ids])
+            scores = matrix @ _unit(embedding)
+            best = int(np.argmax(scores))
+            if float(scores[best]) < self.cfg.similarity:
+                return None
+            raw = self.client.hget(ans_key, ids[best])
+        except redis.RedisError as exc:  # the cache is an optimisation: answer without it
+            log.warning("faq cache lookup failed type=%s", type(exc).__name__)
+            return None
+        return Answer.model_validate_json(raw) if raw else None
+
+    def store(self, namespace: str, question: str, embedding: list[float], answer: Answer) -> None:
+        emb_key, ans_key = self._keys(namespace)
+        exact_key = f"{self.prefix}:{namespace}:exact"
+        entry = uuid.uuid4().hex
+        ttl = int(self.cfg.ttl_hours * 3600)
+        try:
+            if self.client.hlen(emb_key) >= self.cfg.max_entries:
+                return  # full: keep the first (most frequently asked early) questions
+            pipe = self.client.pipeline()
+            pipe.hset(emb_key, entry, _unit(embedding).tobytes())
+            pipe.hset(ans_key, entry, answer.model_dump_json())
+            pipe.hset(exact_key, normalise(question), entry)
+            for key in (emb_key, ans_key, exact_key):
+                pipe.expire(key, ttl)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("faq cache store failed type=%s", type(exc).__name__)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def make_faq_cache(cfg: CacheConfig, redis_url: str | None) -> FaqCache | None:
+    if not cfg.enabled:
+        return None
+    if redis_url:
+        return RedisFaqCache(cfg, redis_url, cfg.key_prefix)
+    return MemoryFaqCache(cfg)

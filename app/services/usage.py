@@ -1,0 +1,149 @@
+"""Usage and cost: one record per answering request, priced from `usage.prices`, summed
+per day / key / user for admins, and a daily budget that warns (and optionally stops LLM use).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from prometheus_client import Gauge
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from app.core.errors import InvalidInput
+from app.core.settings import Settings
+from app.db.models import UsageRecord, utcnow
+from app.services.identity import Identity
+from indexes.models import Answer, Usage
+
+log = logging.getLogger("folio.usage")
+
+GroupBy = Literal["day", "key", "user"]
+
+DAILY_COST = Gauge("folio_cost_today_usd", "Priced token usage since 00:00 UTC")
+OVER_BUDGET = Gauge("folio_daily_budget_exceeded", "1 when today's cost crossed the budget")
+
+
+def price(*, settings: Settings, usage: Usage, mode: str) -> float:
+    """USD for `usage`: LLM tokens at the synthesis model's price, embedding tokens at the
+    embedding model's; models missing from `usage.prices` cost nothing."""
+    prices = settings.usage.prices
+    cost = 0.0
+    if mode == "llm" and (llm := prices.get(settings.synthesis.model)):
+        cost += usage.prompt_tokens * llm.prompt / 1000
+        cost += usage.completion_tokens * llm.completion / 1000
+    if emb := prices.get(settings.embedding.model):
+        cost += usage.embedding_tokens * emb.embedding / 1000
+    return round(cost, 8)
+
+
+def _day_start(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time.min, tzinfo=UTC)
+
+
+def cost_today(*, db: Session, now: datetime | None = None) -> float:
+    start = _day_start(now or utcnow())
+    total = db.exec(
+        select(func.coalesce(func.sum(UsageRecord.cost_usd), 0.0)).where(
+            col(UsageRecord.created_at) >= start
+        )
+    ).one()
+    return float(total)
+
+
+def over_budget(*, db: Session, settings: Settings) -> bool:
+    """True when a daily budget is set and today's priced usage has crossed it."""
+    budget = settings.usage.daily_budget_usd
+    return budget is not None and cost_today(db=db) >= budget
+
+
+def llm_allowed(*, db: Session, settings: Settings) -> bool:
+    """False when over budget and `usage.over_budget: extractive` says to stop calling the LLM."""
+    return settings.usage.over_budget != "extractive" or not over_budget(db=db, settings=settings)
+
+
+def record_usage(
+    *, db: Session, settings: Settings, identity: Identity, endpoint: str, answer: Answer
+) -> UsageRecord:
+    """Store what one request cost; warn (log + metric) when the daily budget is crossed."""
+    record = UsageRecord(
+        subject=identity.subject,
+        key_id=identity.key.id if identity.key else None,
+        user_id=identity.user.id if identity.user else None,
+        endpoint=endpoint,
+        prompt_tokens=answer.usage.prompt_tokens,
+        completion_tokens=answer.usage.completion_tokens,
+        embedding_tokens=answer.usage.embedding_tokens,
+        cost_usd=price(settings=settings, usage=answer.usage, mode=answer.mode),
+        cached=answer.cached,
+    )
+    db.add(record)
+    db.commit()
+    budget = settings.usage.daily_budget_usd
+    today = cost_today(db=db)
+    DAILY_COST.set(today)
+    if budget is not None:
+        crossed = today >= budget
+        OVER_BUDGET.set(1 if crossed else 0)
+        if crossed and today - record.cost_usd < budget:  # this request crossed it
+            log.warning("daily budget crossed cost_today=%.4f budget=%.4f", today, budget)
+    return record
+
+
+def record_usage_on(engine: Engine, **kwargs: Any) -> UsageRecord:
+    with Session(engine, expire_on_commit=False) as db:
+        return record_usage(db=db, **kwargs)
+
+
+def usage_report(
+    *, db: Session, start: date | None, end: date | None, group_by: GroupBy
+) -> list[dict[str, Any]]:
+    """Sums of tokens, cost and requests per group between `start` and `end` (inclusive days,
+    UTC). Grouped in Python so the same code runs on SQLite and PostgreSQL."""
+    if start and end and end < start:
+        raise InvalidInput("'to' is before 'from'")
+    query = select(UsageRecord)
+    if start:
+        query = query.where(col(UsageRecord.created_at) >= _day_start(_as_dt(start)))
+    if end:
+        query = query.where(
+            col(UsageRecord.created_at) < _day_start(_as_dt(end)) + timedelta(days=1)
+        )
+    groups: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {
+            "requests": 0,
+            "cached": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "embedding_tokens": 0,
+            "cost_usd": 0.0,
+        }
+    )
+    for r in db.exec(query).all():
+        match group_by:
+            case "day":
+                name = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+                group = name.date().isoformat()
+            case "key":
+                group = f"key:{r.key_id}" if r.key_id else r.subject
+            case _:
+                group = f"user:{r.user_id}" if r.user_id else r.subject
+        g = groups[group]
+        g["requests"] += 1
+        g["cached"] += int(r.cached)
+        g["prompt_tokens"] += r.prompt_tokens
+        g["completion_tokens"] += r.completion_tokens
+        g["embedding_tokens"] += r.embedding_tokens
+        g["cost_usd"] += r.cost_usd
+    return [
+        {"group": name, **{**g, "cost_usd": round(g["cost_usd"], 6)}}
+        for name, g in sorted(groups.items())
+    ]
+
+
+def _as_dt(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
