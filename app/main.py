@@ -15,6 +15,7 @@ from app.api.routes import (
     health,
     ingest,
     keys,
+    metrics,
     oauth,
     query,
     sessions,
@@ -22,6 +23,7 @@ from app.api.routes import (
     usage,
 )
 from app.core.errors import install_error_handlers
+from app.core.metrics import MetricsMiddleware
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
@@ -91,6 +93,7 @@ def create_app(
     app.include_router(stream.router)
     app.include_router(feedback.router)
     app.include_router(usage.router)
+    app.include_router(metrics.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(
@@ -110,5 +113,6 @@ def create_app(
         BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
     return app
