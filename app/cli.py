@@ -14,7 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
-from app.core.settings import ConfigError, Settings, load_settings
+from app.cli_common import ConfigOpt, cli_settings, console, err_console
+from app.core.settings import Settings
 
 app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -22,20 +23,10 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(feedback_app, name="feedback")
-console = Console()
-err_console = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config.yaml (default: $FOLIO_CONFIG)")
-]
 
 
 def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    return cli_settings(config)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -6,26 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from app.core.settings import ConfigError, Settings, load_settings
-
-console = Console()
-err_console = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="config.yaml (default: $FOLIO_CONFIG)")
-]
+from app.cli_common import ConfigOpt, cli_settings, console, err_console
+from app.core.settings import Settings
 
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
 
 def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config, check_paths=False)
-    except ConfigError as exc:
-        err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+    # Operator commands touch only the database: the content folders need not exist here.
+    return cli_settings(config, check_paths=False)
 
 
 @db_app.command("upgrade")
