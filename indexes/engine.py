@@ -13,9 +13,10 @@ from functools import cached_property
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import Document
+from llama_index.core.schema import BaseNode, Document
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from pydantic import PrivateAttr
+from qdrant_client.models import Distance, VectorParams
 
 from indexes.bm25 import BM25Index
 from indexes.condense import condense_offline, condense_with_llm
@@ -27,20 +28,32 @@ from indexes.pipeline import Indexer, IndexReport, ProgressFn
 from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
 from indexes.runtime import apply_runtime, torch_threads
-from indexes.stores import check_store, count_points, describe_store, open_qdrant
+from indexes.stores import check_store, count_points, describe_store, open_qdrant, unit_vector
 from indexes.synthesizer import LLMCitationSynthesizer
 from indexes.usage import counting, new_counter, usage_of
 
 
 class GuardedQdrantVectorStore(QdrantVectorStore):
     """Serialises writes and reads on one client: Qdrant local mode is not safe to search while
-    another thread upserts. Uncontended, the lock costs microseconds."""
+    another thread upserts. Uncontended, the lock costs microseconds.
+
+    Stores unit vectors in a DOT collection: the ranking is exactly cosine's, but local mode no
+    longer re-normalises every stored vector on each search (12 of 17 ms at 13.7k points).
+    Collections made before keep their COSINE distance and keep working.
+    """
 
     _guard: Any = PrivateAttr(default_factory=threading.RLock)
 
-    def add(self, *args: Any, **kwargs: Any) -> Any:
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Any:
+        for node in nodes:
+            if node.embedding is not None:
+                node.embedding = unit_vector(node.embedding)
         with self._guard:
-            return super().add(*args, **kwargs)
+            return super().add(nodes, **kwargs)
+
+    def _create_collection(self, collection_name: str, vector_size: int) -> None:
+        self._dense_config = VectorParams(size=vector_size, distance=Distance.DOT)
+        super()._create_collection(collection_name, vector_size)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         with self._guard:

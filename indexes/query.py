@@ -20,6 +20,7 @@ from indexes.config import IndexConfig
 from indexes.embeddings import build_tokenizer
 from indexes.fusion import fuse
 from indexes.models import Answer, Source
+from indexes.stores import unit_vector
 from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
 from indexes.usage import Tokenizer, counting, install_router, new_counter, usage_of
 
@@ -154,6 +155,7 @@ class FolioQueryEngine:
             embedding = self.embed_model.get_query_embedding(bundle.query_str)
             if timings is not None:
                 timings["embed_ms"] = (time.perf_counter() - started) * 1000
+        embedding = unit_vector(embedding)  # the stored vectors are unit vectors (DOT)
         try:
             if isinstance(self.vector_store, QdrantVectorStore):
                 hits = self._qdrant_ids(embedding, k)

@@ -6,7 +6,9 @@ callers can hand the work to the process that holds it (see app/services/handoff
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from llama_index.core.storage.docstore import SimpleDocumentStore
@@ -49,6 +51,15 @@ def open_qdrant(cfg: VectorStoreConfig) -> QdrantClient:
 def build_vector_store(client: QdrantClient, cfg: VectorStoreConfig) -> QdrantVectorStore:
     """LlamaIndex's Qdrant store over an existing client (the collection is made on first add)."""
     return QdrantVectorStore(client=client, collection_name=cfg.collection)
+
+
+def unit_vector(vector: Sequence[float]) -> list[float]:
+    """`vector` scaled to length 1 (a zero vector is returned as is): with unit vectors, DOT
+    ranks exactly like COSINE."""
+    norm = math.sqrt(sum(x * x for x in vector))
+    if norm == 0.0 or abs(norm - 1.0) < 1e-6:
+        return list(vector)
+    return [x / norm for x in vector]
 
 
 def describe_store(cfg: VectorStoreConfig) -> str:
