@@ -21,16 +21,19 @@ def build_embed_model(cfg: EmbeddingConfig, runtime: RuntimeConfig | None = None
     """One embedder per process: loading MiniLM costs ~1 s, so never build one per request."""
     match cfg.provider:
         case "local":
-            from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+            from indexes.onnx_query import FastQueryEmbedding
 
-            pin_torch_threads(runtime or RuntimeConfig())
-
-            return HuggingFaceEmbedding(
+            runtime = runtime or RuntimeConfig()
+            pin_torch_threads(runtime)
+            model = FastQueryEmbedding(
                 model_name=local_model_path(),
                 embed_batch_size=cfg.batch_size,
                 max_length=cfg.max_length,
                 device="cpu",
             )
+            if cfg.query_runtime == "onnx":
+                model.enable_onnx(threads=runtime.torch_threads)
+            return model
         case "openai":
             from llama_index.embeddings.openai import OpenAIEmbedding
 
