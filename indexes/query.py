@@ -114,8 +114,10 @@ class FolioQueryEngine:
     ) -> list[Hit]:
         """The best `k` chunks by `retrieval.mode`, best first; nodes may be unloaded.
 
-        `cutoff` drops dense hits below that cosine (in hybrid, before fusion, so a chunk found
-        only by meaning must pass it while a chunk BM25 also found still counts). Evals call this
+        `cutoff` drops dense hits below that cosine. In hybrid it applies before fusion (a chunk
+        found only by meaning must pass it, one BM25 also found still counts), and when no chunk
+        passes it nothing is returned: a question the content is not about must not be answered
+        from incidental keyword matches ("world cup final" → "final proof"). Evals call this
         without a cutoff to see the whole ranking, and pass `timings` to get `embed_ms`. A
         QueryBundle that already carries its embedding skips the embedder.
         """
@@ -128,6 +130,8 @@ class FolioQueryEngine:
                 return self._bm25(bundle.query_str, k)
         depth = max(k, rcfg.fusion.candidates)
         dense = self._dense(bundle, depth, cutoff, timings)
+        if cutoff is not None and not dense:
+            return []
         lexical = self._bm25(bundle.query_str, depth)
         by_id = {h.node_id: h for h in lexical}
         by_id.update({h.node_id: h for h in dense})  # dense hits carry the loaded node

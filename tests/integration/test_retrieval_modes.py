@@ -78,3 +78,27 @@ def test_stale_bm25_is_rebuilt_on_open(tmp_path, book_dir, minilm):
         assert sorted(second.bm25.node_ids) == expected
     finally:
         second.close()
+
+
+def test_shipped_config_retrieval_answers_and_refuses(tmp_path, book_dir, minilm):
+    """config.yaml's own retrieval section (hybrid): right chapter for a book question, and
+    'not found' for a question the book cannot answer."""
+    import yaml
+
+    from app.core.settings import load_settings
+    from indexes.engine import FolioIndex
+    from tests.utils.builders import REPO
+
+    shipped = yaml.safe_load((REPO / "config.yaml").read_text())["retrieval"]
+    assert shipped["mode"] == "hybrid"
+    config = write_config(tmp_path, book_dir, retrieval=shipped)
+    index = FolioIndex.from_config(load_settings(config, environ={}).index, embed_model=minilm)
+    try:
+        index.index_sources()
+        answer = index.query("What is a banneton?")
+        assert answer.sources[0].document_id == "sourdough:ch04-shaping-and-scoring.md"
+        assert "banneton" in answer.answer.lower()
+        unrelated = index.query("Who won the 1998 world cup final?")
+        assert unrelated.found is False and unrelated.sources == []
+    finally:
+        index.close()
