@@ -23,6 +23,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(feedback_app, name="feedback")
+models_app = typer.Typer(help="The local embedding model's ONNX export.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 
 def _settings(config: Path | None) -> Settings:
@@ -35,11 +37,19 @@ def _fail(message: str) -> typer.Exit:
 
 
 @app.command()
-def index(config: ConfigOpt = None) -> None:
+def index(
+    config: ConfigOpt = None,
+    rebuild: Annotated[
+        bool,
+        typer.Option(help="Move an index in the previous storage layout aside and rebuild it"),
+    ] = False,
+) -> None:
     """Re-index the sources in config: only changed documents are re-embedded."""
     from app.services.handoff import find_server
 
     settings = _settings(config)
+    if rebuild:
+        _rebuild_legacy(settings)
     started = time.perf_counter()
     server = None if settings.vector_store.is_server else find_server(settings.storage_dir)
     with _progress() as progress:
@@ -73,18 +83,30 @@ def _index_via_server(server, on_progress) -> dict:  # type: ignore[no-untyped-d
     raise _fail("the server ended the re-index without a summary")
 
 
+def _rebuild_legacy(settings: Settings) -> None:
+    from app.services.legacy import move_legacy_aside
+
+    moved = move_legacy_aside(settings)
+    if moved is not None:
+        console.print(f"previous layout moved to {moved}; rebuilding", highlight=False)
+
+
 def _index_here(settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
-    from indexes.engine import FolioIndex
+    from app.services.index_holder import open_index
+    from app.services.legacy import reingest_legacy_api_documents
     from indexes.stores import StoreError
 
     try:
-        folio = FolioIndex.from_config(settings.index, eager=False)
+        folio = open_index(settings, eager=False)
     except StoreError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:
         raise _fail(f"{_describe(settings)} is unreachable ({type(exc).__name__})") from None
     try:
         report = folio.index_sources(progress=on_progress)
+        reingested = reingest_legacy_api_documents(settings, folio)
+        if reingested:
+            console.print(f"re-ingested {reingested} API documents from the previous layout")
         return {"event": "summary", **report.counts(), "points": folio.point_count()}
     finally:
         folio.close()
@@ -120,6 +142,21 @@ def _print_summary(summary: dict, via: str | None) -> None:
     console.print(table)
 
 
+@models_app.command("export")
+def models_export(config: ConfigOpt = None) -> None:
+    """Export MiniLM to ONNX once (at setup or image build), so no later start loads torch."""
+    from indexes.onnx_model import ensure_onnx, local_model_path
+
+    settings = _settings(config)
+    emb = settings.embedding
+    if emb.provider != "local" or emb.runtime != "onnx":
+        console.print("nothing to export: embedding.provider is not local on ONNX")
+        return
+    for precision in dict.fromkeys(("fp32", emb.precision)):
+        path = ensure_onnx(local_model_path(), precision, emb.onnx_cache)
+        console.print(f"{precision}: {path}", highlight=False)
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question")],
@@ -135,11 +172,11 @@ def ask(
     if server is not None:
         answer = _ask_via_server(server.url, question, top_k)
     else:
+        from app.services.index_holder import open_index
         from app.services.query import answer_question
-        from indexes.engine import FolioIndex
 
         try:
-            folio = FolioIndex.from_config(settings.index)
+            folio = open_index(settings)
         except Exception as exc:
             raise _fail(f"{_describe(settings)} is unavailable ({type(exc).__name__})") from None
         try:
@@ -222,10 +259,6 @@ def eval_(
     cache_dir: Annotated[Path, typer.Option(help="Where eval indexes are cached")] = Path(
         ".folio-cache/evals"
     ),
-    index_threads: Annotated[
-        int | None,
-        typer.Option(help="torch threads while embedding the corpus (queries keep config's)"),
-    ] = None,
 ) -> None:
     """Retrieval metrics of one config on a labelled dataset, or a side-by-side comparison."""
     from evals.datasets import DatasetNotFound, load_dataset
@@ -240,7 +273,7 @@ def eval_(
         raise _fail(str(exc)) from None
     from indexes.stores import StoreError
 
-    session = EvalSession(cache_root=cache_dir, index_threads=index_threads)
+    session = EvalSession(cache_root=cache_dir)
     results = []
     try:
         with _progress() as progress:

@@ -32,10 +32,10 @@ from app.core.middleware import (
 from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import make_engine
+from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import make_faq_cache
-from app.services.index_holder import IndexHolder
+from app.services.index_holder import IndexFactory, IndexHolder
 from app.services.ratelimit import RateLimiter
-from indexes.config import IndexConfig
 from indexes.engine import FolioIndex
 
 BODY_OVERHEAD = 64 * 1024  # JSON envelope around the largest allowed content
@@ -45,7 +45,7 @@ def create_app(
     settings: Settings,
     *,
     handoff_token: str | None = None,
-    index_factory: Callable[[IndexConfig], FolioIndex] = FolioIndex,
+    index_factory: IndexFactory = FolioIndex,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
@@ -55,18 +55,24 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
             migrate.upgrade(settings.database.url)
-        app.state.engine = make_engine(settings.database.url)
+        app.state.engine = make_engine(settings.database.url, settings.database)
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
         )
         app.state.faq_cache = make_faq_cache(settings.cache, settings.api.redis_url)
-        holder = IndexHolder(settings.index, factory=index_factory)
+        app.state.answer_pool = AnswerPool(
+            workers=settings.api.answer_workers, max_pending=settings.api.max_pending
+        )
+        holder = IndexHolder(
+            settings.index, factory=index_factory, ledger_url=settings.database.url
+        )
         holder.start()
         app.state.index_holder = holder
         try:
             yield
         finally:
             holder.close()
+            app.state.answer_pool.close()
             app.state.limiter.close()
             if app.state.faq_cache is not None:
                 app.state.faq_cache.close()

@@ -22,11 +22,11 @@ from llama_index.core.schema import QueryBundle
 from evals.answers import citation_report
 from evals.datasets import Dataset
 from evals.metrics import latency_summary, mean_metrics, per_query_metrics
-from indexes.bm25 import BM25Index
 from indexes.config import IndexConfig, VectorStoreConfig
 from indexes.engine import FolioIndex
 from indexes.fusion import best_per_group
 from indexes.query import FolioQueryEngine
+from indexes.retriever import FolioRetriever
 
 DEFAULT_CACHE = Path(".folio-cache/evals")
 DEFAULT_DEPTH = 300  # chunks per query: enough for 100 distinct documents on both datasets
@@ -57,13 +57,15 @@ class EvalResult:
 
 
 def index_key(dataset: Dataset, cfg: IndexConfig) -> str:
-    """Cache key: corpus content + everything that changes chunks or vectors."""
+    """Cache key: corpus content + everything that changes chunks or vectors (BM25's term
+    weights are stored per chunk, so its parameters are part of the index)."""
     relevant = {
         "corpus": dataset.corpus_hash(),
         "chunking": cfg.chunking.model_dump(mode="json"),
         "embedding": cfg.embedding.model_dump(
-            mode="json", include={"provider", "model", "max_length", "dimensions"}
+            mode="json", include={"provider", "model", "max_length", "dimensions", "precision"}
         ),
+        "bm25": cfg.retrieval.bm25.model_dump(mode="json"),
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -71,9 +73,8 @@ def index_key(dataset: Dataset, cfg: IndexConfig) -> str:
 class EvalSession:
     """Holds loaded models and open eval indexes, so several configs share them in one run."""
 
-    def __init__(self, cache_root: Path = DEFAULT_CACHE, index_threads: int | None = None) -> None:
+    def __init__(self, cache_root: Path = DEFAULT_CACHE) -> None:
         self.cache_root = cache_root
-        self.index_threads = index_threads  # torch threads while embedding the corpus only
         self._models: dict[str, BaseEmbedding] = {}
         # (embedder, query) → (embedding, ms): modes sharing an embedder embed each query once
         self._query_vectors: dict[tuple[str, str], tuple[list[float], float]] = {}
@@ -108,42 +109,30 @@ class EvalSession:
             update={
                 "storage_dir": root,
                 "sources": [],
-                "vector_store": VectorStoreConfig(path=root / "qdrant", collection="eval"),
+                "vector_store": VectorStoreConfig(path=root / "vectors", collection="eval"),
             }
         )
         folio = FolioIndex.from_config(eval_cfg, eager=False, embed_model=self.embed_model(cfg))
-        folio.indexer.batch_docs = 256  # few, large batches: each batch re-saves the docstores
         on_progress = None
         if progress is not None:
 
             def on_progress(done: int, total: int, _doc: str) -> None:
-                progress("indexing", done, total)
+                progress("indexing (characters)", done, total)
 
-        if self.index_threads:
-            torch_threads(self.index_threads)
-        try:
-            folio.indexer.sync(
-                dataset.documents(), origin="config", delete_missing=True, progress=on_progress
-            )
-        finally:
-            if self.index_threads:  # queries are timed with the configured (pinned) threads
-                torch_threads(cfg.runtime.torch_threads)
+        folio.indexer.sync(
+            dataset.documents(), origin="config", delete_missing=True, progress=on_progress
+        )
+        folio.maybe_optimize()
         self._indexes[key] = folio
         return folio
 
     def engine(self, folio: FolioIndex, cfg: IndexConfig) -> FolioQueryEngine:
         """A query engine with this config's retrieval over a (shared) eval index."""
-        bm25 = folio.bm25
-        if cfg.retrieval.bm25 != folio.cfg.retrieval.bm25:
-            tag = hashlib.sha256(cfg.retrieval.bm25.model_dump_json().encode()).hexdigest()[:8]
-            bm25 = BM25Index(cfg.retrieval.bm25, folio.cfg.storage_dir / f"bm25-{tag}")
-            bm25.load_or_build(folio.indexer.all_chunks, folio.indexer.chunk_ids())
+        retriever = FolioRetriever(
+            vector_store=folio.vector_store, embed_model=folio.embed_model, cfg=cfg.retrieval
+        )
         return FolioQueryEngine.from_config(
-            cfg.model_copy(update={"storage_dir": folio.cfg.storage_dir}),
-            vector_store=folio.vector_store,
-            embed_model=folio.embed_model,
-            bm25=bm25,
-            get_chunk=folio.indexer.get_chunk,
+            cfg.model_copy(update={"storage_dir": folio.cfg.storage_dir}), retriever=retriever
         )
 
     def evaluate(
@@ -212,12 +201,6 @@ class EvalSession:
         return out
 
 
-def torch_threads(n: int) -> None:
-    import torch
-
-    torch.set_num_threads(n)
-
-
 def run_queries(
     engine: FolioQueryEngine,
     dataset: Dataset,
@@ -227,8 +210,11 @@ def run_queries(
     progress: Progress | None = None,
 ) -> tuple[dict[str, dict[str, float]], list[float], list[float]]:
     """Document run (best chunk per document, rank-preserving scores), per-query latency, and
-    per-query latency without the query embedding."""
-    engine.search("warm up", 10)  # first call pays lazy imports and allocations
+    per-query latency without the query embedding. Retrieves through the engine's own
+    FolioRetriever, without the dense cutoff, `depth` chunks deep."""
+    retriever = engine.retriever.with_k(depth)
+    retriever.use_cutoff = False
+    retriever.retrieve("warm up")  # first call pays lazy imports and allocations
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
     search_only: list[float] = []  # without the query embedding (the model, not the mode)
@@ -236,11 +222,12 @@ def run_queries(
     for n, qid in enumerate(dataset.queries, start=1):
         bundle, embed_ms = bundles[qid]
         started = time.perf_counter()
-        hits = engine.search(bundle, depth)
+        nodes = retriever.retrieve(bundle)
         search_only.append((time.perf_counter() - started) * 1000)
         latencies.append(embed_ms + search_only[-1])
         docs = best_per_group(
-            [(h.node_id, h.score) for h in hits], {h.node_id: h.doc_id for h in hits}
+            [(n.node.node_id, n.score or 0.0) for n in nodes],
+            {n.node.node_id: str(n.node.ref_doc_id or "") for n in nodes},
         )
         # ranx sorts by score; rank-derived scores keep our order exactly (fused ties included)
         run[qid] = {doc: float(len(docs) - rank) for rank, (doc, _) in enumerate(docs)}

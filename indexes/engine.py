@@ -1,98 +1,86 @@
 """FolioIndex: the one object that owns the RAG resources of a process.
 
-Built once (model load, Qdrant client) and shared by the CLI, the HTTP app and notebooks.
+Built once (model, vector store, ledger) and shared by the CLI, the HTTP app and notebooks. It
+holds no retrieval state of its own: chunks, BM25 statistics and the document ledger live in
+Qdrant and the database, so two FolioIndex objects over the same stores (two replicas, or two
+objects in one process) always answer alike.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
+import logging
 from collections.abc import Iterator, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode, Document
-from llama_index.vector_stores.qdrant import QdrantVectorStore
-from pydantic import PrivateAttr
-from qdrant_client.models import Distance, VectorParams
+from llama_index.core.schema import Document
 
-from indexes.bm25 import BM25Index
 from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
+from indexes.ledger import LedgerEntry, SqlLedger
 from indexes.models import Answer, Usage
 from indexes.parsers import BookNodeParser
-from indexes.pipeline import Indexer, IndexReport, ProgressFn
+from indexes.pipeline import Indexer, IndexReport, ProgressFn, RecoveryReport
 from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
-from indexes.runtime import apply_runtime, torch_threads
-from indexes.stores import check_store, count_points, describe_store, open_qdrant, unit_vector
+from indexes.retriever import FolioRetriever
+from indexes.runtime import apply_runtime
+from indexes.sparse import BM25Encoder
+from indexes.stores import check_layout, check_store, describe_store, open_vector_store
 from indexes.synthesizer import LLMCitationSynthesizer
 from indexes.usage import counting, new_counter, usage_of
 
+log = logging.getLogger("folio.index")
 
-class GuardedQdrantVectorStore(QdrantVectorStore):
-    """Serialises writes and reads on one client: Qdrant local mode is not safe to search while
-    another thread upserts. Uncontended, the lock costs microseconds.
 
-    Stores unit vectors in a DOT collection: the ranking is exactly cosine's, but local mode no
-    longer re-normalises every stored vector on each search (12 of 17 ms at 13.7k points).
-    Collections made before keep their COSINE distance and keep working.
-    """
-
-    _guard: Any = PrivateAttr(default_factory=threading.RLock)
-
-    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Any:
-        for node in nodes:
-            if node.embedding is not None:
-                node.embedding = unit_vector(node.embedding)
-        with self._guard:
-            return super().add(nodes, **kwargs)
-
-    def _create_collection(self, collection_name: str, vector_size: int) -> None:
-        self._dense_config = VectorParams(size=vector_size, distance=Distance.DOT)
-        super()._create_collection(collection_name, vector_size)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        with self._guard:
-            if not self._client.collection_exists(self.collection_name):
-                return None  # nothing was ever added, so there is nothing to delete
-            return super().delete(*args, **kwargs)
-
-    def query(self, *args: Any, **kwargs: Any) -> Any:
-        with self._guard:
-            return super().query(*args, **kwargs)
+def default_ledger_url(cfg: IndexConfig) -> str:
+    """Outside the app (notebooks, evals) the ledger sits beside the vectors."""
+    return f"sqlite:///{Path(cfg.storage_dir).resolve() / 'folio.db'}"
 
 
 class FolioIndex:
-    """Embedder + Qdrant + docstores + query engine, configured by one IndexConfig."""
+    """Embedder + vector store + ledger + retriever + query engine, from one IndexConfig.
+
+    `ledger_url` is the database holding the document ledger (the app passes its own database;
+    by default a SQLite file in `storage_dir`). `create_schema` makes the ledger tables when
+    missing (the app leaves that to its migrations).
+    """
 
     def __init__(
-        self, cfg: IndexConfig, *, eager: bool = True, embed_model: BaseEmbedding | None = None
+        self,
+        cfg: IndexConfig,
+        *,
+        eager: bool = True,
+        embed_model: BaseEmbedding | None = None,
+        ledger_url: str | None = None,
+        create_schema: bool | None = None,
+        recover: bool = True,
     ) -> None:
         apply_runtime(cfg.runtime)
+        check_layout(cfg)
         self.cfg = cfg
         if embed_model is not None:  # share one loaded model (tests, evals over many configs)
             self.__dict__["embed_model"] = embed_model
-        self.client = open_qdrant(cfg.vector_store)
-        self.vector_store = GuardedQdrantVectorStore(
-            client=self.client,
-            collection_name=cfg.vector_store.collection,
-            index_doc_id=cfg.vector_store.is_server,  # payload indexes only exist on a server
+        self.sparse = BM25Encoder(cfg.retrieval.bm25)
+        self.vector_store = open_vector_store(cfg, self.sparse)
+        url = ledger_url or default_ledger_url(cfg)
+        self.ledger = SqlLedger.from_url(
+            url, create_schema=ledger_url is None if create_schema is None else create_schema
         )
-        # BM25 is kept for every mode (it costs about a second per 10k changed chunks), so
-        # switching retrieval.mode never needs a re-index.
-        self.bm25 = BM25Index(cfg.retrieval.bm25, cfg.storage_dir / "bm25")
         self.indexer = Indexer(
-            model_loader=self._transforms,
-            vector_store=self.vector_store,
-            storage_dir=cfg.storage_dir,
-            bm25=self.bm25,
+            model_loader=self._transforms, vector_store=self.vector_store, ledger=self.ledger
         )
+        if recover:
+            self.indexer.recover()
         if eager:  # a server pays the model load at start-up, not on the first request
             _ = self.engine
+
+    @classmethod
+    def from_config(cls, cfg: IndexConfig, **kwargs: Any) -> FolioIndex:
+        return cls(cfg, **kwargs)
 
     @cached_property
     def embed_model(self) -> BaseEmbedding:
@@ -106,26 +94,21 @@ class FolioIndex:
         )
 
     @cached_property
-    def engine(self) -> FolioQueryEngine:
-        return FolioQueryEngine.from_config(
-            self.cfg,
-            vector_store=self.vector_store,
-            embed_model=self.embed_model,
-            bm25=self.bm25,
-            get_chunk=self.indexer.get_chunk,
+    def retriever(self) -> FolioRetriever:
+        return FolioRetriever(
+            vector_store=self.vector_store, embed_model=self.embed_model, cfg=self.cfg.retrieval
         )
+
+    @cached_property
+    def engine(self) -> FolioQueryEngine:
+        return FolioQueryEngine.from_config(self.cfg, retriever=self.retriever)
 
     def _transforms(self) -> tuple[BookNodeParser, BaseEmbedding]:
         return self.parser, self.embed_model
 
-    @classmethod
-    def from_config(
-        cls, cfg: IndexConfig, *, eager: bool = True, embed_model: BaseEmbedding | None = None
-    ) -> FolioIndex:
-        return cls(cfg, eager=eager, embed_model=embed_model)
-
     def close(self) -> None:
-        self.client.close()
+        self.vector_store.close()
+        self.ledger.close()
 
     # -- ingestion ---------------------------------------------------------------------------
 
@@ -134,16 +117,23 @@ class FolioIndex:
 
     def index_sources(self, progress: ProgressFn | None = None) -> IndexReport:
         """Re-index everything listed in config: add/update changed files, drop removed ones."""
-        with torch_threads(self.cfg.runtime.ingest_torch_threads):
-            return self.indexer.sync(
-                self.load_source_documents(),
-                origin=ORIGIN_CONFIG,
-                delete_missing=True,
-                progress=progress,
-            )
+        report = self.indexer.sync(
+            self.load_source_documents(),
+            origin=ORIGIN_CONFIG,
+            delete_missing=True,
+            progress=progress,
+        )
+        self.maybe_optimize()
+        return report
 
     def ingest_text(
-        self, *, content: str, chapter: str, source_id: str, book: str | None = None
+        self,
+        *,
+        content: str,
+        chapter: str,
+        source_id: str,
+        book: str | None = None,
+        owner: str | None = None,
     ) -> IndexReport:
         """Add or replace one API-ingested document (same content twice → unchanged)."""
         doc = make_document(
@@ -153,13 +143,37 @@ class FolioIndex:
             chapter=chapter,
             origin=ORIGIN_API,
         )
-        return self.indexer.sync([doc], origin=ORIGIN_API, delete_missing=False)
+        return self.indexer.sync([doc], origin=ORIGIN_API, delete_missing=False, owner=owner)
 
     def ingest_documents(self, documents: Sequence[Document], origin: str) -> IndexReport:
         return self.indexer.sync(documents, origin=origin, delete_missing=False)
 
     def delete_document(self, doc_id: str) -> bool:
         return self.indexer.delete(doc_id)
+
+    def document(self, doc_id: str) -> LedgerEntry | None:
+        return self.ledger.get(doc_id)
+
+    def documents(
+        self, *, origin: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[LedgerEntry]:
+        return self.ledger.entries(origin=origin, offset=offset, limit=limit)
+
+    def recover(self) -> RecoveryReport:
+        return self.indexer.recover()
+
+    def maybe_optimize(self) -> bool:
+        """Build the HNSW index of the embedded store when enough points are unindexed.
+
+        Qdrant Edge 0.9 holds the GIL while it optimises, so this runs after bulk indexing
+        (never per request): until then new points are searched by brute force.
+        """
+        threshold = self.cfg.vector_store.optimize_after
+        pending = self.vector_store.unindexed_points()
+        if threshold <= 0 or pending < threshold:
+            return False
+        log.info("building the vector index for %d new points", pending)
+        return self.vector_store.optimize()
 
     # -- queries and health ------------------------------------------------------------------
 
@@ -190,8 +204,11 @@ class FolioIndex:
         return condense_offline([q for q, _ in history], question)
 
     def answer_namespace(self, *, top_k: int | None, allow_llm: bool = True) -> str:
-        """What a cached answer depends on: the indexed content (docstore fingerprint), the
-        retrieval/synthesis/embedding config and the answerer actually used."""
+        """What a cached answer depends on: the indexed content (the ledger's version, shared
+        by every replica), the retrieval/synthesis/embedding config and the answerer used."""
+        import hashlib
+        import json
+
         mode = self.engine.mode if allow_llm else "extractive"
         config = self.cfg.model_dump(
             mode="json", include={"chunking", "embedding", "retrieval", "synthesis"}
@@ -208,11 +225,11 @@ class FolioIndex:
         return embedding, usage_of(counter)
 
     def point_count(self) -> int:
-        return count_points(self.client, self.cfg.vector_store.collection)
+        return self.vector_store.count()
 
     def check(self) -> None:
         """Raise StoreError when the vector store is unreachable."""
-        check_store(self.client, self.cfg.vector_store)
+        check_store(self.vector_store, self.cfg.vector_store)
 
     def describe(self) -> str:
         return describe_store(self.cfg.vector_store)

@@ -1,8 +1,9 @@
 """Node parser for books: Markdown sections first, then sentence windows inside each section.
 
 One parser (instead of chaining LlamaIndex's two) so every chunk knows its document, its heading
-path and its exact character span in the original text, and gets a deterministic id: re-running
-an interrupted index overwrites the same Qdrant points instead of duplicating them.
+path and its exact character span in the original text, and gets a deterministic id per version
+of its document: re-running an interrupted index overwrites the same Qdrant points instead of
+duplicating them, and a new version is written beside the old one (see indexes/pipeline.py).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ EMBED_EXCLUDED = ["book", "chapter", "source_id", "origin", "char_start", "char_
 LLM_EXCLUDED = ["book", "source_id", "origin", "char_start", "char_end"]
 
 
-def chunk_id(document_id: str, index: int) -> str:
-    """Deterministic UUID (Qdrant point ids must be UUIDs or ints) for chunk `index` of a doc."""
-    return str(uuid.uuid5(_NAMESPACE, f"{document_id}#{index}"))
+def chunk_id(document_id: str, index: int, version: str = "") -> str:
+    """Deterministic UUID (Qdrant point ids must be UUIDs or ints) for chunk `index` of one
+    version (content hash) of a document: a new version never overwrites the points of the
+    one still answering, and re-running an interrupted write rewrites the same points."""
+    return str(uuid.uuid5(_NAMESPACE, f"{document_id}#{version}#{index}"))
 
 
 class BookNodeParser(NodeParser):
@@ -113,7 +116,7 @@ class BookNodeParser(NodeParser):
         }
         metadata.update(section=section, char_start=start, char_end=start + len(piece))
         return TextNode(
-            id_=chunk_id(doc.node_id, index),
+            id_=chunk_id(doc.node_id, index, doc.hash[:16]),
             text=piece,
             metadata=metadata,
             start_char_idx=start,

@@ -1,35 +1,48 @@
-"""Incremental ingestion: LlamaIndex IngestionPipeline + persisted docstores + Qdrant.
+"""Incremental ingestion: LlamaIndex IngestionPipeline (parse → embed) + the ledger + Qdrant.
 
-Each origin (`config` = files listed in config.yaml, `api` = POST /ingest) has its own docstore
-of document hashes, so re-indexing the config sources never deletes API-ingested documents.
-A run is planned first (added / updated / unchanged / deleted by hash), then executed in small
-batches; the docstores are saved atomically after every batch. Because chunk ids are
-deterministic and every (re)processed document is first deleted from Qdrant, a run killed at
-any point converges on the next one: no duplicate points, points == chunk nodes.
-The BM25 index (when configured) is rebuilt from the chunk nodes after every run that changed
-them, and on open when its saved stamp no longer matches them, so it converges the same way.
+A run is planned from the ledger (added / updated / unchanged / deleted by content hash), then
+executed in batches of documents: the pipeline parses and embeds a batch, and each document is
+written with a two-phase protocol, one short ledger transaction at each step:
+
+1. `begin`: the row is marked `writing` (inserted if new) before any point is written;
+2. the new chunks are upserted; their ids carry the content hash, so they never overwrite the
+   previous version's points, which keep answering until the switch;
+3. `commit`: the row gets the new hash and chunk ids (the switch);
+4. the previous version's points are deleted, then the row is marked `indexed` again.
+
+A process killed anywhere leaves rows not `indexed`, and `recover()` settles exactly those: a
+row that never committed loses its points (and its row if it was new); a committed one loses
+the points not in its chunk list; a half-deleted one is deleted. Points whose document has no
+row at all (none can be made by this protocol; a ledger database swapped under the store, or a
+store filled by other means, can) are found by a facet over document ids and adopted: their rows
+are rebuilt from the payloads, never deleted. No whole-file rewrites: the cost of one document does
+not depend on how many are indexed.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import BaseNode, Document
-from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
-from indexes.bm25 import BM25Index
+from indexes.ledger import DELETING, SqlLedger
 from indexes.parsers import BookNodeParser
-from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
-from indexes.stores import PersistedDocstore
 
+log = logging.getLogger("folio.index")
+
+# (characters done, characters in the run, last document id): characters are known before any
+# embedding starts, so a progress bar has a total and an ETA from the first batch.
 ProgressFn = Callable[[int, int, str], None]
+
+FIRST_BATCH_CHARS = 8_000  # ~10 chunks: the first progress tick comes within a second
+BATCH_CHARS = 120_000  # ~150 chunks per embedding call afterwards
 
 
 @dataclass
@@ -55,37 +68,44 @@ class IndexReport:
 
 
 @dataclass
-class _Plan:
-    to_run: list[Document]
-    report: IndexReport
+class RecoveryReport:
+    """What `recover()` repaired."""
+
+    settled: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    orphan_documents: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.settled or self.dropped or self.orphan_documents)
+
+
+class _DocLocks:
+    """One lock per document id (striped): two writes of one document in this process queue,
+    writes of different documents run side by side."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def __call__(self, doc_id: str) -> threading.Lock:
+        return self._locks[hash(doc_id) % len(self._locks)]
 
 
 class Indexer:
-    """Owns the docstores and runs the ingestion pipeline for both origins."""
+    """Plans and runs ingestion for both origins against one ledger and one vector store."""
 
     def __init__(
         self,
         *,
         model_loader: Callable[[], tuple[BookNodeParser, BaseEmbedding]],
-        vector_store: BasePydanticVectorStore,
-        storage_dir: Path,
-        batch_docs: int = 4,
-        bm25: BM25Index | None = None,
+        vector_store: Any,
+        ledger: SqlLedger,
     ) -> None:
         self._model_loader = model_loader  # called only when something must be embedded
         self.vector_store = vector_store
-        self.batch_docs = batch_docs
-        self.hashes = {
-            origin: PersistedDocstore(storage_dir / f"docstore-{origin}.json")
-            for origin in (ORIGIN_CONFIG, ORIGIN_API)
-        }
-        self.nodes = PersistedDocstore(storage_dir / "nodes.json")
-        self._lock = threading.Lock()
-        self.version = 0  # bumped on every change; caches key on it
-        self._fingerprint: tuple[int, str] | None = None
-        self.bm25 = bm25
-        if bm25 is not None:
-            bm25.load_or_build(self.all_chunks, self.chunk_ids())
+        self.ledger = ledger
+        self._doc_lock = _DocLocks()
+
+    # -- public ------------------------------------------------------------------------------
 
     def sync(
         self,
@@ -94,135 +114,167 @@ class Indexer:
         origin: str,
         delete_missing: bool,
         progress: ProgressFn | None = None,
+        owner: str | None = None,
     ) -> IndexReport:
         """Bring one origin in line with `documents` (and drop the rest if `delete_missing`)."""
         started = time.perf_counter()
-        with self._lock:
-            plan = self._plan(documents, origin=origin, delete_missing=delete_missing)
-            for doc_id in plan.report.deleted:
-                self._remove(doc_id, origin)
-            if plan.report.deleted:
-                self._save(origin)
-            self._run(plan, origin, progress)
-            if plan.report.deleted or plan.to_run:
-                self._chunks_changed()
-        plan.report.elapsed_s = time.perf_counter() - started
-        return plan.report
+        report, to_run = self._plan(documents, origin=origin, delete_missing=delete_missing)
+        for doc_id in report.deleted:
+            self.delete(doc_id)
+        if to_run:
+            self._run(to_run, report, progress, owner)
+        report.elapsed_s = time.perf_counter() - started
+        return report
 
     def delete(self, doc_id: str) -> bool:
-        """Remove one document (either origin) from Qdrant and the docstores."""
-        with self._lock:
-            origin = self.origin_of(doc_id)
-            if origin is None:
+        """Remove one document's points and ledger row; False if it is not indexed."""
+        with self._doc_lock(doc_id):
+            if self.ledger.get(doc_id) is None:
                 return False
-            self._remove(doc_id, origin)
-            self._save(origin)
-            self._chunks_changed()
+            self.ledger.begin_delete(doc_id)
+            self.vector_store.delete(doc_id)
+            self.ledger.remove(doc_id)
             return True
 
-    def origin_of(self, doc_id: str) -> str | None:
-        """Which origin indexed this document, if any."""
-        for origin, docstore in self.hashes.items():
-            if docstore.store.get_document_hash(doc_id) is not None:
-                return origin
-        return None
+    def recover(self) -> RecoveryReport:
+        """Settle what an interrupted run left (see the module docstring)."""
+        report = RecoveryReport()
+        for entry in self.ledger.unsettled():
+            with self._doc_lock(entry.id):
+                if entry.state == DELETING or entry.content_hash is None:
+                    self.vector_store.delete(entry.id)
+                    self.ledger.remove(entry.id)
+                    report.dropped.append(entry.id)
+                else:
+                    self.vector_store.delete_except(entry.id, entry.chunk_ids)
+                    self.ledger.settle(entry.id)
+                    report.settled.append(entry.id)
+        known = {e.id for e in self.ledger.entries()}
+        for doc_id in self.vector_store.doc_counts():
+            if doc_id not in known:
+                self._adopt(doc_id)
+                report.orphan_documents.append(doc_id)
+        if report:
+            log.warning(
+                "recovered the index after an interrupted run: %d settled, %d dropped, "
+                "%d documents without a ledger entry adopted",
+                len(report.settled),
+                len(report.dropped),
+                len(report.orphan_documents),
+            )
+        return report
+
+    def _adopt(self, doc_id: str) -> None:
+        """Give points that no ledger row owns (an index made by other means, or a ledger
+        database swapped under it) a row rebuilt from their payloads, instead of deleting
+        them: nothing is lost, `GET /documents` lists them and `DELETE` can remove them, and
+        `folio index` then updates or drops config documents by hash as usual."""
+        nodes = sorted(
+            self.vector_store.doc_nodes(doc_id), key=lambda n: n.metadata.get("char_start", 0)
+        )
+        if not nodes:
+            return
+        meta = nodes[0].metadata
+        source = nodes[0].source_node
+        self.ledger.adopt(
+            doc_id,
+            origin=str(meta.get("origin") or "api"),
+            content_hash=(source.hash if source is not None and source.hash else "adopted"),
+            chunk_ids=[n.node_id for n in nodes],
+            book=meta.get("book"),
+            chapter=meta.get("chapter"),
+        )
 
     def fingerprint(self) -> str:
-        """sha256 over every (origin, document id, content hash). Unlike the in-process
-        `version`, the same indexed content gives the same value in every process and after a
-        restart, so caches shared between replicas (Redis) can key on it."""
-        version = self.version
-        if self._fingerprint is None or self._fingerprint[0] != version:
-            digest = hashlib.sha256()
-            for origin in sorted(self.hashes):
-                pairs = self.hashes[origin].store.get_all_document_hashes().items()
-                for doc_hash, doc_id in sorted(pairs, key=lambda p: p[1]):
-                    digest.update(f"{origin}\0{doc_id}\0{doc_hash}\n".encode())
-            self._fingerprint = (version, digest.hexdigest())
-        return self._fingerprint[1]
-
-    def document_ids(self, origin: str) -> set[str]:
-        return set(self.hashes[origin].store.get_all_document_hashes().values())
+        """Changes whenever any document is written or deleted, in every process sharing the
+        ledger (caches shared between replicas key on it)."""
+        return f"v{self.ledger.version()}"
 
     def chunk_count(self) -> int:
-        return len(self.nodes.store.docs)
-
-    def all_chunks(self) -> list[BaseNode]:
-        return list(self.nodes.store.docs.values())
-
-    def chunk_ids(self) -> list[str]:
-        return [
-            node_id
-            for info in (self.nodes.store.get_all_ref_doc_info() or {}).values()
-            for node_id in info.node_ids
-        ]
+        return self.ledger.chunk_total()
 
     def get_chunk(self, node_id: str) -> BaseNode | None:
-        return self.nodes.store.get_node(node_id, raise_error=False)
+        nodes = self.vector_store.get_nodes([node_id])
+        return nodes[0] if nodes else None
 
-    # -- internals -------------------------------------------------------------------------
+    # -- internals ---------------------------------------------------------------------------
 
-    def _plan(self, documents: Sequence[Document], *, origin: str, delete_missing: bool) -> _Plan:
-        store = self.hashes[origin].store
+    def _plan(
+        self, documents: Sequence[Document], *, origin: str, delete_missing: bool
+    ) -> tuple[IndexReport, list[Document]]:
+        known = self.ledger.hashes(origin)
         report = IndexReport()
         to_run: list[Document] = []
         seen: set[str] = set()
         for doc in documents:
+            if doc.doc_id in seen:
+                continue
             seen.add(doc.doc_id)
-            known = store.get_document_hash(doc.doc_id)
-            if known is None:
+            if doc.doc_id not in known:
                 report.added.append(doc.doc_id)
                 to_run.append(doc)
-            elif known != doc.hash:
+            elif known[doc.doc_id] != doc.hash:
                 report.updated.append(doc.doc_id)
                 to_run.append(doc)
             else:
                 report.unchanged.append(doc.doc_id)
         if delete_missing:
-            report.deleted = sorted(self.document_ids(origin) - seen)
-        return _Plan(to_run=to_run, report=report)
+            report.deleted = sorted(set(known) - seen)
+        return report, to_run
 
-    def _pipeline(self, origin: str) -> IngestionPipeline:
+    def _batches(self, docs: Sequence[Document]) -> Iterator[list[Document]]:
+        batch: list[Document] = []
+        size, limit = 0, FIRST_BATCH_CHARS
+        for doc in docs:
+            batch.append(doc)
+            size += len(doc.text)
+            if size >= limit:
+                yield batch
+                batch, size, limit = [], 0, BATCH_CHARS
+        if batch:
+            yield batch
+
+    def _run(
+        self,
+        docs: Sequence[Document],
+        report: IndexReport,
+        progress: ProgressFn | None,
+        owner: str | None,
+    ) -> None:
         parser, embed_model = self._model_loader()
-        return IngestionPipeline(
-            transformations=[parser, embed_model],
-            vector_store=self.vector_store,
-            docstore=self.hashes[origin].store,
-            docstore_strategy=DocstoreStrategy.UPSERTS,
-        )
-
-    def _run(self, plan: _Plan, origin: str, progress: ProgressFn | None) -> None:
-        if not plan.to_run:
-            return
-        pipeline = self._pipeline(origin)
-        total = len(plan.to_run)
-        for start in range(0, total, self.batch_docs):
-            batch = plan.to_run[start : start + self.batch_docs]
-            for doc in batch:
-                # Clears points left by an interrupted earlier run (unknown to the docstore).
-                self.vector_store.delete(doc.doc_id)
-                self.nodes.store.delete_ref_doc(doc.doc_id, raise_error=False)
-            chunks = pipeline.run(documents=batch, store_doc_text=False)
+        pipeline = IngestionPipeline(transformations=[parser, embed_model])
+        total = sum(len(d.text) for d in docs)
+        done = 0
+        if progress is not None:
+            progress(0, total, "")
+        for batch in self._batches(docs):
+            chunks = pipeline.run(documents=batch, disable_cache=True)
+            by_doc: dict[str, list[BaseNode]] = {d.doc_id: [] for d in batch}
             for chunk in chunks:
-                chunk.embedding = None
-            self.nodes.store.add_documents(chunks, allow_update=True)
-            plan.report.chunks_embedded += len(chunks)
-            self._save(origin)
+                by_doc[str(chunk.ref_doc_id)].append(chunk)
+            for doc in batch:
+                self._write(doc, by_doc[doc.doc_id], owner)
+                report.chunks_embedded += len(by_doc[doc.doc_id])
+            done += sum(len(d.text) for d in batch)
             if progress is not None:
-                progress(min(start + len(batch), total), total, batch[-1].doc_id)
+                progress(done, total, batch[-1].doc_id)
 
-    def _chunks_changed(self) -> None:
-        if self.bm25 is not None:
-            self.bm25.rebuild(self.all_chunks())
-        self.version += 1
-
-    def _remove(self, doc_id: str, origin: str) -> None:
-        self.vector_store.delete(doc_id)
-        self.hashes[origin].store.delete_document(doc_id, raise_error=False)
-        self.hashes[origin].store.delete_ref_doc(doc_id, raise_error=False)
-        self.nodes.store.delete_ref_doc(doc_id, raise_error=False)
-
-    def _save(self, origin: str) -> None:
-        # Chunks first: a crash between the two saves leaves a hash missing, which re-runs the doc.
-        self.nodes.save()
-        self.hashes[origin].save()
+    def _write(self, doc: Document, chunks: list[BaseNode], owner: str | None) -> None:
+        """The two-phase write of one document (module docstring, steps 1-4)."""
+        with self._doc_lock(doc.doc_id):
+            origin = str(doc.metadata.get("origin"))
+            previous = self.ledger.begin(doc.doc_id, origin=origin, owner=owner)
+            self.vector_store.add(chunks)
+            chunk_ids = [c.node_id for c in chunks]
+            clean = previous is None
+            self.ledger.commit(
+                doc.doc_id,
+                content_hash=doc.hash,
+                chunk_ids=chunk_ids,
+                settled=clean,
+                book=doc.metadata.get("book"),
+                chapter=doc.metadata.get("chapter"),
+            )
+            if not clean:
+                self.vector_store.delete_except(doc.doc_id, chunk_ids)
+                self.ledger.settle(doc.doc_id)

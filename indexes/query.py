@@ -1,38 +1,21 @@
-"""Query engine: retrieve (dense | bm25 | hybrid fusion) → cutoff → synthesize with citations."""
+"""Query engine: retrieve (FolioRetriever: dense | bm25 | hybrid inside Qdrant) → synthesize
+with citations."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import nullcontext
-from dataclasses import dataclass
+from collections.abc import Iterator
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.response_synthesizers import BaseSynthesizer
-from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
-from llama_index.vector_stores.qdrant import QdrantVectorStore
-from qdrant_client.http.exceptions import UnexpectedResponse
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from indexes.bm25 import BM25Index
 from indexes.citations import check_citations
 from indexes.config import IndexConfig
 from indexes.embeddings import build_tokenizer
-from indexes.fusion import fuse
 from indexes.models import Answer, Source
-from indexes.stores import unit_vector
+from indexes.retriever import FolioRetriever
 from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
 from indexes.usage import Tokenizer, counting, install_router, new_counter, usage_of
-
-
-@dataclass
-class Hit:
-    """One retrieved chunk: its ids, its score in the final ranking, the node when loaded."""
-
-    node_id: str
-    doc_id: str
-    score: float
-    node: BaseNode | None = None
 
 
 class FolioQueryEngine:
@@ -42,43 +25,28 @@ class FolioQueryEngine:
         self,
         *,
         cfg: IndexConfig,
-        vector_store: BasePydanticVectorStore,
-        embed_model: BaseEmbedding,
+        retriever: FolioRetriever,
         synthesizer: BaseSynthesizer,
         mode: str,
-        bm25: BM25Index | None = None,
-        get_chunk: Callable[[str], BaseNode | None] | None = None,
         tokenizer: Tokenizer | None = None,
     ) -> None:
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.mode = mode
-        self.embed_model = embed_model
+        self.retriever = retriever
+        self.embed_model = retriever.embed_model
         self.synthesizer = synthesizer
-        self.vector_store = vector_store
-        self.bm25 = bm25
-        self._get_chunk = get_chunk or (lambda _: None)
         # Used instead of the LLM when the caller says so (over the daily budget).
         self.fallback = ExtractiveSynthesizer(
             max_sentences=cfg.synthesis.max_sentences, no_answer=cfg.synthesis.no_answer
         )
-        if cfg.retrieval.mode != "dense" and bm25 is None:
-            raise ValueError(f"retrieval.mode {cfg.retrieval.mode!r} needs a BM25 index")
 
     @classmethod
-    def from_config(
-        cls,
-        cfg: IndexConfig,
-        *,
-        vector_store: BasePydanticVectorStore,
-        embed_model: BaseEmbedding,
-        bm25: BM25Index | None = None,
-        get_chunk: Callable[[str], BaseNode | None] | None = None,
-    ) -> FolioQueryEngine:
+    def from_config(cls, cfg: IndexConfig, *, retriever: FolioRetriever) -> FolioQueryEngine:
         """Pick the synthesizer from `synthesis.mode` (auto → llm only when a key is set)."""
         mode = cfg.synthesis.effective_mode
         synthesizer: BaseSynthesizer
-        install_router(embed_model)
+        install_router(retriever.embed_model)
         match mode:
             case "llm":
                 from indexes.llms import build_llm
@@ -93,112 +61,11 @@ class FolioQueryEngine:
                 )
         return cls(
             cfg=cfg,
-            vector_store=vector_store,
-            embed_model=embed_model,
+            retriever=retriever,
             synthesizer=synthesizer,
             mode=mode,
-            bm25=bm25,
-            get_chunk=get_chunk,
-            tokenizer=build_tokenizer(embed_model),
+            tokenizer=build_tokenizer(retriever.embed_model),
         )
-
-    # -- retrieval ---------------------------------------------------------------------------
-
-    def search(
-        self,
-        question: str | QueryBundle,
-        k: int,
-        *,
-        cutoff: float | None = None,
-        timings: dict[str, float] | None = None,
-    ) -> list[Hit]:
-        """The best `k` chunks by `retrieval.mode`, best first; nodes may be unloaded.
-
-        `cutoff` drops dense hits below that cosine. In hybrid it applies before fusion (a chunk
-        found only by meaning must pass it, one BM25 also found still counts), and when no chunk
-        passes it nothing is returned: a question the content is not about must not be answered
-        from incidental keyword matches ("world cup final" → "final proof"). Evals call this
-        without a cutoff to see the whole ranking, and pass `timings` to get `embed_ms`. A
-        QueryBundle that already carries its embedding skips the embedder.
-        """
-        bundle = question if isinstance(question, QueryBundle) else QueryBundle(question)
-        rcfg = self.cfg.retrieval
-        match rcfg.mode:
-            case "dense":
-                return self._dense(bundle, k, cutoff, timings)
-            case "bm25":
-                return self._bm25(bundle.query_str, k)
-        depth = max(k, rcfg.fusion.candidates)
-        dense = self._dense(bundle, depth, cutoff, timings)
-        if cutoff is not None and not dense:
-            return []
-        lexical = self._bm25(bundle.query_str, depth)
-        by_id = {h.node_id: h for h in lexical}
-        by_id.update({h.node_id: h for h in dense})  # dense hits carry the loaded node
-        fused = fuse(
-            [[(h.node_id, h.score) for h in dense], [(h.node_id, h.score) for h in lexical]],
-            [rcfg.fusion.dense_weight, rcfg.fusion.bm25_weight],
-            method=rcfg.fusion.method,
-            rrf_k=rcfg.fusion.rrf_k,
-        )
-        return [
-            Hit(node_id, by_id[node_id].doc_id, score, by_id[node_id].node)
-            for node_id, score in fused[:k]
-        ]
-
-    def _dense(
-        self,
-        bundle: QueryBundle,
-        k: int,
-        cutoff: float | None,
-        timings: dict[str, float] | None = None,
-    ) -> list[Hit]:
-        embedding = bundle.embedding
-        if embedding is None:
-            started = time.perf_counter()
-            embedding = self.embed_model.get_query_embedding(bundle.query_str)
-            if timings is not None:
-                timings["embed_ms"] = (time.perf_counter() - started) * 1000
-        embedding = unit_vector(embedding)  # the stored vectors are unit vectors (DOT)
-        try:
-            if isinstance(self.vector_store, QdrantVectorStore):
-                hits = self._qdrant_ids(embedding, k)
-            else:
-                result = self.vector_store.query(
-                    VectorStoreQuery(query_embedding=embedding, similarity_top_k=k)
-                )
-                hits = [
-                    Hit(node.node_id, str(node.ref_doc_id or ""), float(score), node)
-                    for node, score in zip(
-                        result.nodes or [], result.similarities or [], strict=True
-                    )
-                ]
-        except (ValueError, UnexpectedResponse) as exc:
-            if "not found" in str(exc).lower() or "collection" in str(exc).lower():
-                return []  # nothing indexed yet
-            raise
-        if cutoff is not None:
-            hits = [h for h in hits if h.score >= cutoff]
-        return hits
-
-    def _qdrant_ids(self, embedding: list[float], k: int) -> list[Hit]:
-        """Ids, document ids and scores only: turning 100+ payloads into nodes cost more than
-        the search itself (~20 ms); the few passages an answer needs come from the docstore."""
-        store = self.vector_store
-        assert isinstance(store, QdrantVectorStore)
-        guard = getattr(store, "_guard", None) or nullcontext()
-        with guard:
-            points = store.client.query_points(
-                store.collection_name, query=embedding, limit=k, with_payload=["doc_id"]
-            ).points
-        return [
-            Hit(str(p.id), str((p.payload or {}).get("doc_id") or ""), float(p.score))
-            for p in points
-        ]
-
-    def _bm25(self, question: str, k: int) -> list[Hit]:
-        assert self.bm25 is not None
-        return [Hit(nid, did, score) for nid, did, score in self.bm25.search(question, k)]
 
     def retrieve(
         self, question: str | QueryBundle, top_k: int | None = None
@@ -206,13 +73,8 @@ class FolioQueryEngine:
         """Passages for an answer, best first, at most `max_citations` (dense hits must pass
         `similarity_cutoff`)."""
         k = min(top_k or self.cfg.retrieval.top_k, self.cfg.synthesis.max_citations)
-        hits = self.search(question, k, cutoff=self.cfg.retrieval.similarity_cutoff)
-        nodes = []
-        for hit in hits:
-            node = hit.node or self._get_chunk(hit.node_id)
-            if node is not None:  # a chunk deleted since BM25 was built is skipped
-                nodes.append(NodeWithScore(node=node, score=hit.score))
-        return nodes
+        retriever = self.retriever if k == self.retriever.k else self.retriever.with_k(k)
+        return retriever.retrieve(question)
 
     def _synth(self, allow_llm: bool) -> tuple[BaseSynthesizer, str]:
         if allow_llm or isinstance(self.synthesizer, ExtractiveSynthesizer):

@@ -1,7 +1,7 @@
-"""Process-wide thread pools, set once before the first embedding or search.
+"""Process-wide thread pools and offline flags, set once before the first model or search.
 
-On 2 cores, torch's intra-op pool and OpenBLAS (numpy, used by Qdrant local mode) each default to
-all cores and thrash each other; pinning both made retrieval 4-5x faster here.
+On 2 cores, a model's intra-op pool and OpenBLAS (numpy) each default to all cores and thrash
+each other; pinning both made retrieval 4-5x faster here.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+offline_hub = True  # importing this module is what sets the flags above
+
 
 def apply_runtime(cfg: RuntimeConfig) -> None:
-    """Pin the BLAS thread pool (idempotent); torch is pinned when the local model loads."""
+    """Pin the BLAS thread pool (idempotent)."""
     global _applied
     if _applied:
         return
@@ -34,16 +36,16 @@ def apply_runtime(cfg: RuntimeConfig) -> None:
     _applied = True
 
 
-def pin_torch_threads(cfg: RuntimeConfig) -> None:
-    """Called just before a local model loads, so processes that never embed skip torch."""
+def pin_torch_threads(threads: int) -> None:
+    """Called just before a torch model loads (the `torch` runtime only)."""
     import torch
 
-    torch.set_num_threads(cfg.torch_threads)
+    torch.set_num_threads(threads)
 
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """More torch threads for a bulk embedding job, restored afterwards (queries want 1)."""
+    """More torch threads for a bulk embedding job when torch is in use, restored afterwards."""
     torch = sys.modules.get("torch")
     if torch is None:
         yield

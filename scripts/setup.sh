@@ -14,4 +14,6 @@ fi
 # torch first: 2.13.0 is a CPU build on this machine's disk; anything else would pull CUDA wheels.
 .venv/bin/python -m pip install -q "torch==2.13.0"
 .venv/bin/python -m pip install -q -e ".[dev]"
+# MiniLM exported to ONNX once, inside the venv: serving never loads torch.
+HF_HUB_OFFLINE=1 .venv/bin/folio models export -c config.yaml >/dev/null
 echo "$want" > "$stamp"

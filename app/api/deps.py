@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.errors import Unauthorized
 from app.core.settings import Settings
 from app.db.models import User
+from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import FaqCache
 from app.services.handoff import HANDOFF_HEADER
 from app.services.identity import Identity, resolve_identity
@@ -46,12 +48,22 @@ def get_faq_cache(request: Request) -> FaqCache | None:
     return getattr(request.app.state, "faq_cache", None)
 
 
+def get_answer_pool(request: Request) -> AnswerPool:
+    return request.app.state.answer_pool
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 FaqCacheDep = Annotated[FaqCache | None, Depends(get_faq_cache)]
+AnswerPoolDep = Annotated[AnswerPool, Depends(get_answer_pool)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def get_identity(
@@ -63,13 +75,15 @@ def get_identity(
 ) -> Identity:
     """API key (X-API-Key or Bearer), else JWT user (Bearer), else anonymous by client IP."""
     client_ip = request.client.host if request.client else "unknown"
-    return resolve_identity(
+    identity = resolve_identity(
         db=db,
         settings=settings,
         api_key=x_api_key,
         authorization=authorization,
         client_ip=client_ip,
     )
+    db.commit()  # ends the read transaction: no connection held for the rest of the request
+    return identity
 
 
 CurrentIdentity = Annotated[Identity, Depends(get_identity)]

@@ -6,7 +6,7 @@ import html
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from app.services.ingest import IngestResult
+from app.services.ingest import DocumentInfo, IngestResult
 from indexes.models import Answer, Source
 
 
@@ -55,6 +55,15 @@ class IngestRequest(BaseModel):
 
 class IngestResponse(IngestResult):
     """What an ingest did to the document."""
+
+
+class DocumentsPublic(BaseModel):
+    """One page of indexed documents."""
+
+    data: list[DocumentInfo]
+    count: int = Field(description="documents in all pages")
+    offset: int
+    limit: int
 
 
 class DeleteResponse(BaseModel):

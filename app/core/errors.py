@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("folio.errors")
@@ -166,6 +167,18 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(request, exc.status_code, code, message, exc.headers)
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def _pool_exhausted(request: Request, exc: SQLAlchemyTimeout) -> JSONResponse:
+        # every pooled connection is busy: retryable overload, not a server bug
+        log.warning("database pool exhausted request_id=%s", request_id_of(request))
+        return error_response(
+            request,
+            503,
+            "unavailable",
+            "The database is busy, try again shortly",
+            {"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -76,6 +76,12 @@ class ApiConfig(_Strict):
     auth_rate_limit_per_day: int = Field(default=500, ge=1)
     rate_limit_key_prefix: str = Field(default="folio-rl", min_length=1, max_length=64)
     session_timeout_hours: float = Field(default=24.0, gt=0)
+    answer_workers: int | None = Field(
+        default=None, ge=1, le=256, description="threads answering questions (null: 2 x cores)"
+    )
+    max_pending: int = Field(
+        default=256, ge=1, description="answers running or waiting before 503 + Retry-After"
+    )
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -128,6 +134,11 @@ class DatabaseConfig(_Strict):
     url: str = "sqlite:///storage/folio.db"
     auto_migrate: bool = Field(
         default=True, description="run `alembic upgrade head` at start-up (off: `folio db upgrade`)"
+    )
+    pool_size: int = Field(default=10, ge=1, le=500, description="connections kept open")
+    max_overflow: int = Field(default=20, ge=0, le=1000, description="extra under load")
+    pool_timeout_s: float = Field(
+        default=10.0, gt=0, description="wait for a connection before 503 (never a 500)"
     )
 
     @field_validator("url")

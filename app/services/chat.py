@@ -138,11 +138,11 @@ def prepare_turn(
     session = get_session(db=db, settings=settings, identity=identity, session_id=session_id)
     question = clean_text(question, field="query", max_chars=settings.api.max_query_chars)
     history = session_messages(db=db, session=session)[-HISTORY_TURNS:]
+    turns = [(m.standalone_question, m.answer) for m in history]
+    allow_llm = llm_allowed(db=db, settings=settings)
+    db.commit()  # no connection held while an LLM condenses the question
     try:
-        turns = [(m.standalone_question, m.answer) for m in history]
-        standalone = index.condense(
-            turns, question, allow_llm=llm_allowed(db=db, settings=settings)
-        )
+        standalone = index.condense(turns, question, allow_llm=allow_llm)
     except Exception as exc:  # the LLM failed while condensing
         log.error("condense failed type=%s at=%s", type(exc).__name__, where(exc))
         raise ServiceUnavailable("The answering backend is unavailable, try again later") from None

@@ -10,11 +10,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from app.core.errors import ServiceUnavailable
 from indexes.config import IndexConfig
 from indexes.engine import FolioIndex
 from indexes.stores import StoreError, describe_store
+
+IndexFactory = Callable[..., FolioIndex]  # (cfg, *, ledger_url, create_schema) -> FolioIndex
 
 log = logging.getLogger("folio.index")
 
@@ -25,10 +28,18 @@ class IndexHolder:
     """Lazily (re)builds the FolioIndex; at most one build at a time, one try per interval."""
 
     def __init__(
-        self, cfg: IndexConfig, factory: Callable[[IndexConfig], FolioIndex] = FolioIndex
+        self,
+        cfg: IndexConfig,
+        factory: IndexFactory = FolioIndex,
+        *,
+        ledger_url: str | None = None,
     ) -> None:
         self.cfg = cfg
         self._factory = factory
+        # the app's database holds the ledger; its migrations made the tables
+        self._factory_kwargs: dict[str, Any] = (
+            {"ledger_url": ledger_url, "create_schema": False} if ledger_url else {}
+        )
         self._index: FolioIndex | None = None
         self.error: str | None = None
         self._last_try = 0.0
@@ -60,7 +71,7 @@ class IndexHolder:
                 return
             self._last_try = time.monotonic()
             try:
-                self._index = self._factory(self.cfg)
+                self._index = self._factory(self.cfg, **self._factory_kwargs)
                 self.error = None
             except StoreError as exc:
                 self.error = str(exc)
@@ -70,3 +81,15 @@ class IndexHolder:
                 )
             if self.error:
                 log.error("index unavailable: %s", self.error)
+
+
+def open_index(settings: Any, **kwargs: Any) -> FolioIndex:
+    """A FolioIndex for a CLI command: the app's database (migrated first when
+    `database.auto_migrate`) holds the ledger, exactly as in the server."""
+    from app.db import migrate
+
+    if settings.database.auto_migrate:
+        migrate.upgrade(settings.database.url)
+    return FolioIndex.from_config(
+        settings.index, ledger_url=settings.database.url, create_schema=False, **kwargs
+    )

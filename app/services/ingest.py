@@ -1,17 +1,26 @@
-"""Ingesting text over the API and deleting documents, through the same pipeline as the CLI."""
+"""Ingesting text over the API, listing and deleting documents, through the same pipeline as
+the CLI; the ledger records who ingested each document, and only they (or an admin) may replace
+or delete it. Documents from config sources change only through `folio index`."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from app.core.errors import NotFound
+from app.core.errors import Forbidden, NotFound
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
+from app.db.models import ApiKey
+from app.services.identity import Identity
 from indexes.engine import FolioIndex
-from indexes.readers import ORIGIN_API
+from indexes.ledger import LedgerEntry
+from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
+
+MAX_ROTATION_HOPS = 50
 
 
 class IngestResult(BaseModel):
@@ -20,20 +29,64 @@ class IngestResult(BaseModel):
     chunks: int = Field(description="chunks embedded by this request")
 
 
+class DocumentInfo(BaseModel):
+    """One indexed document, as `GET /documents` lists it."""
+
+    id: str
+    origin: str = Field(description="config (from config.yaml sources) | api (POST /ingest)")
+    book: str | None = None
+    chapter: str | None = None
+    chunks: int
+    indexed_at: datetime | None = None
+
+
 def api_document_id(chapter: str, source_id: str | None) -> str:
     """`api:<source_id>`, or `api:<chapter slug>` so re-posting a chapter replaces it."""
     if source_id:
-        return f"{ORIGIN_API}:{source_id}"
+        return f"{ORIGIN_API}:{source_id.removeprefix(f'{ORIGIN_API}:')}"
     slug = re.sub(r"[^a-z0-9]+", "-", chapter.lower()).strip("-")
     if not slug:
         slug = hashlib.sha256(chapter.encode()).hexdigest()[:16]
     return f"{ORIGIN_API}:{slug}"
 
 
+def owns(*, db: Session, identity: Identity, owner: str | None) -> bool:
+    """Whether `identity` may change a document recorded as ingested by `owner`: the same
+    identity, a key that replaced the owner's key by rotation, or an admin."""
+    if "admin" in identity.scopes:
+        return True
+    if owner is None:
+        return False
+    if owner == identity.subject:
+        return True
+    if not (owner.startswith("key:") and identity.key is not None):
+        return False
+    key_id: int | None = int(owner.removeprefix("key:"))
+    for _ in range(MAX_ROTATION_HOPS):  # rotation hands ownership to the successor key
+        key = db.get(ApiKey, key_id) if key_id is not None else None
+        if key is None or key.replaced_by_id is None:
+            return False
+        if key.replaced_by_id == identity.key.id:
+            return True
+        key_id = key.replaced_by_id
+    return False
+
+
+def _check_can_change(*, db: Session, identity: Identity, entry: LedgerEntry) -> None:
+    if entry.origin == ORIGIN_CONFIG:
+        raise Forbidden(
+            f"document {entry.id!r} comes from config.yaml sources; change it with `folio index`"
+        )
+    if not owns(db=db, identity=identity, owner=entry.owner):
+        raise Forbidden(f"document {entry.id!r} was ingested by another key")
+
+
 def ingest_content(
     *,
+    db: Session,
     index: FolioIndex,
     settings: Settings,
+    identity: Identity,
     chapter: str,
     content: str,
     source_id: str | None,
@@ -42,12 +95,51 @@ def ingest_content(
     chapter = clean_text(chapter, field="chapter", max_chars=300)
     content = clean_text(content, field="content", max_bytes=settings.api.max_ingest_bytes)
     doc_id = api_document_id(chapter, source_id)
-    report = index.ingest_text(content=content, chapter=chapter, source_id=doc_id)
+    existing = index.document(doc_id)
+    if existing is not None:
+        _check_can_change(db=db, identity=identity, entry=existing)
+    db.close()  # no connection held while the model embeds
+    report = index.ingest_text(
+        content=content, chapter=chapter, source_id=doc_id, owner=identity.subject
+    )
     status = "added" if report.added else "updated" if report.updated else "unchanged"
     return IngestResult(document_id=doc_id, status=status, chunks=report.chunks_embedded)
 
 
-def delete_document(*, index: FolioIndex, document_id: str) -> None:
-    """Remove a document from Qdrant and the docstores; NotFound if it was never indexed."""
-    if not index.delete_document(document_id):
+def resolve_document_id(index: FolioIndex, document_id: str) -> LedgerEntry:
+    """The ledger entry for an id as indexed (`api:x`), or as the client sent it (`x`)."""
+    for candidate in (document_id, f"{ORIGIN_API}:{document_id}"):
+        entry = index.document(candidate)
+        if entry is not None:
+            return entry
+    raise NotFound(
+        f"document {document_id!r} not found (API documents are listed by GET /documents)"
+    )
+
+
+def delete_document(*, db: Session, index: FolioIndex, identity: Identity, document_id: str) -> str:
+    """Remove a document's points and ledger row; returns the id that was deleted."""
+    entry = resolve_document_id(index, document_id)
+    _check_can_change(db=db, identity=identity, entry=entry)
+    if not index.delete_document(entry.id):
         raise NotFound(f"document {document_id!r} not found")
+    return entry.id
+
+
+def list_documents(
+    *, index: FolioIndex, origin: str | None, offset: int, limit: int
+) -> tuple[list[DocumentInfo], int]:
+    """One page of the ledger (by id) and the total count."""
+    entries = index.documents(origin=origin, offset=offset, limit=limit)
+    items = [
+        DocumentInfo(
+            id=e.id,
+            origin=e.origin,
+            book=e.book,
+            chapter=e.chapter,
+            chunks=e.chunk_count,
+            indexed_at=e.indexed_at,
+        )
+        for e in entries
+    ]
+    return items, index.ledger.count(origin)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.errors import ServiceUnavailable, where
@@ -17,6 +20,8 @@ from indexes.engine import FolioIndex
 from indexes.models import Answer, Usage
 
 log = logging.getLogger("folio.query")
+
+T = TypeVar("T")
 
 
 def answer_question(
@@ -90,8 +95,10 @@ def answer_and_record(
     cache: FaqCache | None = None,
 ) -> Answer:
     """An answer (from the FAQ cache when possible) within the daily budget, with a usage
-    record for the caller."""
+    record for the caller. The database connection is given back before the model works, so a
+    slow answer never holds one (the pool is sized for short transactions)."""
     allow_llm = llm_allowed(db=db, settings=settings)
+    db.commit()  # ends the read transaction: the connection returns to the pool
     answer = answer_with_cache(
         index=index,
         settings=settings,
@@ -102,3 +109,10 @@ def answer_and_record(
     )
     record_usage(db=db, settings=settings, identity=identity, endpoint=endpoint, answer=answer)
     return answer
+
+
+def in_session(engine: Engine, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """`fn(db=<a new session>, **kwargs)`: for work that runs off the request's own session
+    (on the answer pool's threads)."""
+    with Session(engine, expire_on_commit=False) as db:
+        return fn(db=db, **kwargs)

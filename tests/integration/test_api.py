@@ -20,8 +20,8 @@ def app(indexed_settings, minilm):
     settings = indexed_settings
     settings.auth.admin_api_key = SecretStr(ADMIN_KEY)
 
-    def factory(cfg):
-        return FolioIndex.from_config(cfg, embed_model=minilm)
+    def factory(cfg, **kw):
+        return FolioIndex.from_config(cfg, embed_model=minilm, **kw)
 
     return create_app(settings, index_factory=factory)
 
@@ -140,7 +140,7 @@ async def test_rejected_ingest_leaves_nothing_behind(client, app):
     for payload, status in cases:
         assert_error_shape(await client.post("/ingest", json=payload, headers=headers), status)
     assert _index(app).point_count() == before
-    assert _index(app).indexer.document_ids("api") == set()
+    assert _index(app).documents(origin="api") == []
 
 
 async def test_oversized_body_is_rejected_before_parsing(client):
@@ -155,11 +155,16 @@ async def test_delete_document(client, app):
     headers = {"X-API-Key": ADMIN_KEY}
     doc = "sourdough:ch04-shaping-and-scoring.md"
     assert_error_shape(await client.delete(f"/documents/{doc}"), 401, "unauthorized")
+    # config documents change only through `folio index`
+    assert_error_shape(await client.delete(f"/documents/{doc}", headers=headers), 403, "forbidden")
+    body = {"chapter": "Rye", "content": "Rye ferments fast.", "source_id": "rye"}
+    assert (await client.post("/ingest", json=body, headers=headers)).status_code == 200
     before = _index(app).point_count()
-    response = await client.delete(f"/documents/{doc}", headers=headers)
-    assert response.json() == {"document_id": doc, "deleted": True}
+    response = await client.delete("/documents/api:rye", headers=headers)
+    assert response.json() == {"document_id": "api:rye", "deleted": True}
     assert _index(app).point_count() < before
-    assert_error_shape(await client.delete(f"/documents/{doc}", headers=headers), 404, "not_found")
+    missing = await client.delete("/documents/api:rye", headers=headers)
+    assert_error_shape(missing, 404, "not_found")
 
 
 async def test_openapi_docs_are_served(client):

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import app.db.models  # noqa: F401
 from app.db import migrate
 from app.db.engine import make_engine
+from indexes import ledger
 from tests.utils.builders import REPO
 from tests.utils.services import fresh_pg_schema, postgres_url_or_skip
 
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.integration
 
 TABLES = {"users", "api_keys", "refresh_tokens", "oauth_identities", "recovery_codes"}
 CONVERSATION_TABLES = {"chat_sessions", "messages", "feedback", "usage_records"}
+LEDGER_TABLES = {"documents", "index_state"}
+SCHEMA = [SQLModel.metadata, ledger.metadata]  # app models + the document ledger (indexes/)
 
 
 def _check_round_trip(url: str) -> None:
@@ -33,7 +36,12 @@ def _check_round_trip(url: str) -> None:
         assert TABLES <= set(sa.inspect(engine).get_table_names())
         assert migrate.current_revision(engine) == migrate.head_revision()
         with engine.connect() as conn:  # the models and the migrations describe the same schema
-            assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+            diff = compare_metadata(MigrationContext.configure(conn), SCHEMA)
+            assert diff == []
+        assert LEDGER_TABLES <= set(sa.inspect(engine).get_table_names())
+        migrate.downgrade(url, "-1")  # → 0002: only the ledger tables go
+        names = set(sa.inspect(engine).get_table_names())
+        assert CONVERSATION_TABLES <= names and not LEDGER_TABLES & names
         migrate.downgrade(url, "-1")  # 0002 → 0001: only the conversation tables go
         names = set(sa.inspect(engine).get_table_names())
         assert TABLES <= names and not CONVERSATION_TABLES & names

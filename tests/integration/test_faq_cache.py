@@ -25,7 +25,9 @@ async def client(request, indexed_settings, minilm):
     if request.param == "redis":
         settings.api.redis_url = redis_url_or_skip()
         settings.cache.key_prefix = f"folio-faq-test-{id(settings)}"
-    app = create_app(settings, index_factory=lambda c: FolioIndex(c, embed_model=minilm))
+    app = create_app(
+        settings, index_factory=lambda c, **kw: FolioIndex(c, embed_model=minilm, **kw)
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://folio") as c:

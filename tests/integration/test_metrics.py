@@ -13,7 +13,8 @@ pytestmark = pytest.mark.integration
 
 async def test_metrics_count_requests_by_route_template(indexed_settings, minilm):
     app = create_app(
-        indexed_settings, index_factory=lambda cfg: FolioIndex.from_config(cfg, embed_model=minilm)
+        indexed_settings,
+        index_factory=lambda cfg, **kw: FolioIndex.from_config(cfg, embed_model=minilm, **kw),
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -1,5 +1,6 @@
-"""BM25 and hybrid retrieval on the sample book: BM25 follows every add/update/delete of the
-vectors, survives restarts, and each mode answers from config alone."""
+"""BM25 (sparse vectors in Qdrant) and hybrid retrieval on the sample book: BM25 follows every
+add/update/delete at once (there is no separate lexical index to rebuild), every mode and fusion
+answers from config alone, across restarts."""
 
 from __future__ import annotations
 
@@ -8,10 +9,6 @@ import pytest
 from tests.utils.builders import write_config
 
 pytestmark = pytest.mark.integration
-
-
-def _bm25_docs(folio) -> set[str]:
-    return set(folio.bm25.doc_ids)
 
 
 def _open(tmp_path, book_dir, minilm, mode: str, **retrieval):
@@ -23,59 +20,60 @@ def _open(tmp_path, book_dir, minilm, mode: str, **retrieval):
     return FolioIndex.from_config(settings.index, embed_model=minilm)
 
 
-def test_bm25_covers_exactly_the_indexed_chunks(folio):
-    folio.index_sources()
-    assert sorted(folio.bm25.node_ids) == sorted(folio.indexer.chunk_ids())
-    assert len(_bm25_docs(folio)) == 5
+def _bm25_docs(folio, question: str) -> list[str]:
+    return [s.document_id for s in folio.query(question, top_k=5).sources]
 
 
-def test_bm25_follows_update_and_delete(folio, book_dir):
-    folio.index_sources()
-    chapter = book_dir / "ch03-fermentation.md"
-    chapter.write_text(chapter.read_text() + "\n\n## Notes\n\nQuokkaflour ferments oddly.\n")
-    folio.index_sources()
-    hits = folio.bm25.search("quokkaflour", 5)
-    assert hits and hits[0][1] == "sourdough:ch03-fermentation.md"
-    (book_dir / "ch03-fermentation.md").unlink()
-    folio.index_sources()
-    assert folio.bm25.search("quokkaflour", 5) == []
-    assert "sourdough:ch03-fermentation.md" not in _bm25_docs(folio)
-    assert sorted(folio.bm25.node_ids) == sorted(folio.indexer.chunk_ids())
+def test_bm25_follows_update_and_delete(tmp_path, book_dir, minilm):
+    folio = _open(tmp_path, book_dir, minilm, "bm25")
+    try:
+        folio.index_sources()
+        assert _bm25_docs(folio, "quokkaflour") == []
+        chapter = book_dir / "ch03-fermentation.md"
+        chapter.write_text(chapter.read_text() + "\n\n## Notes\n\nQuokkaflour ferments oddly.\n")
+        folio.index_sources()
+        assert _bm25_docs(folio, "quokkaflour") == ["sourdough:ch03-fermentation.md"]
+        chapter.unlink()
+        folio.index_sources()
+        assert _bm25_docs(folio, "quokkaflour") == []
+    finally:
+        folio.close()
 
 
-def test_bm25_delete_document_api(folio):
-    folio.index_sources()
-    assert folio.delete_document("sourdough:ch01-starter.md")
-    assert "sourdough:ch01-starter.md" not in _bm25_docs(folio)
+def test_bm25_sees_deletes_through_the_api(tmp_path, book_dir, minilm):
+    folio = _open(tmp_path, book_dir, minilm, "bm25")
+    try:
+        folio.index_sources()
+        folio.ingest_text(
+            content="# Spelt\n\nZorblat spelt loaves.", chapter="S", source_id="api:s"
+        )
+        assert _bm25_docs(folio, "zorblat") == ["api:s"]
+        assert folio.delete_document("api:s")
+        assert _bm25_docs(folio, "zorblat") == []
+    finally:
+        folio.close()
 
 
-@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
-def test_modes_answer_from_config_and_survive_restart(tmp_path, book_dir, minilm, mode):
-    first = _open(tmp_path, book_dir, minilm, mode)
+@pytest.mark.parametrize(
+    ("mode", "fusion"),
+    [
+        ("bm25", "rrf"),
+        ("dense", "rrf"),
+        ("hybrid", "rrf"),
+        ("hybrid", "dbsf"),
+        ("hybrid", "convex"),
+    ],
+)
+def test_modes_answer_from_config_and_survive_restart(tmp_path, book_dir, minilm, mode, fusion):
+    first = _open(tmp_path, book_dir, minilm, mode, fusion={"method": fusion})
     first.index_sources()
     first.close()
-    second = _open(tmp_path, book_dir, minilm, mode)  # loads the persisted BM25 index
+    second = _open(tmp_path, book_dir, minilm, mode, fusion={"method": fusion})
     try:
         answer = second.query("How often should a refrigerated starter be fed?")
         assert answer.found and answer.sources
         assert answer.sources[0].document_id == "sourdough:ch01-starter.md"
-        assert all(s.text for s in answer.sources)
-    finally:
-        second.close()
-
-
-def test_stale_bm25_is_rebuilt_on_open(tmp_path, book_dir, minilm):
-    """A run killed between the docstore save and the BM25 save must converge on restart."""
-    import shutil
-
-    first = _open(tmp_path, book_dir, minilm, "hybrid")
-    first.index_sources()
-    expected = sorted(first.bm25.node_ids)
-    first.close()
-    shutil.rmtree(tmp_path / "storage" / "bm25")
-    second = _open(tmp_path, book_dir, minilm, "hybrid", bm25={"k1": 0.9})
-    try:
-        assert sorted(second.bm25.node_ids) == expected
+        assert all(s.text and s.chapter for s in answer.sources)
     finally:
         second.close()
 
@@ -102,3 +100,15 @@ def test_shipped_config_retrieval_answers_and_refuses(tmp_path, book_dir, minilm
         assert unrelated.found is False and unrelated.sources == []
     finally:
         index.close()
+
+
+def test_previous_storage_layout_is_refused_with_the_command(tmp_path, book_dir, minilm):
+    """An index from an earlier Folio (JSON docstores, Qdrant local mode) is never mixed with
+    the current layout: opening it names the command that rebuilds it."""
+    from indexes.stores import LegacyLayoutError
+
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    (storage / "nodes.json").write_text("{}")
+    with pytest.raises(LegacyLayoutError, match="folio index --rebuild"):
+        _open(tmp_path, book_dir, minilm, "hybrid")

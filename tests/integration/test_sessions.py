@@ -143,7 +143,9 @@ async def test_idle_sessions_expire_and_purge_deletes_them(tmp_path: Path) -> No
 async def book_client(indexed_settings, minilm):
     settings = indexed_settings
     settings.auth.admin_api_key = SecretStr("test-admin-key-0123456789abcdef")
-    app = create_app(settings, index_factory=lambda cfg: FolioIndex(cfg, embed_model=minilm))
+    app = create_app(
+        settings, index_factory=lambda cfg, **kw: FolioIndex(cfg, embed_model=minilm, **kw)
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://folio") as client:
@@ -195,7 +197,9 @@ async def test_llm_condenses_follow_ups_with_the_history(
             write_config(tmp_path, book_dir),
             environ={"OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": f"{url}/v1"},
         )
-        app = create_app(settings, index_factory=lambda c: FolioIndex(c, embed_model=minilm))
+        app = create_app(
+            settings, index_factory=lambda c, **kw: FolioIndex(c, embed_model=minilm, **kw)
+        )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://f") as client:

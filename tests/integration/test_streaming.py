@@ -42,7 +42,9 @@ def _check_order(events: list[tuple[str, dict]]) -> dict:
 
 @pytest.fixture
 def book_server(indexed_settings, minilm):
-    app = create_app(indexed_settings, index_factory=lambda c: FolioIndex(c, embed_model=minilm))
+    app = create_app(
+        indexed_settings, index_factory=lambda c, **kw: FolioIndex(c, embed_model=minilm, **kw)
+    )
     with serve_in_thread(app) as base:
         yield base
 
@@ -81,7 +83,9 @@ def test_llm_stream_sends_tokens(tmp_path, book_dir, indexed_template, minilm) -
             write_config(tmp_path, book_dir),
             environ={"OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": f"{url}/v1"},
         )
-        app = create_app(settings, index_factory=lambda c: FolioIndex(c, embed_model=minilm))
+        app = create_app(
+            settings, index_factory=lambda c, **kw: FolioIndex(c, embed_model=minilm, **kw)
+        )
         with serve_in_thread(app) as base:
             events = _stream(base, "/query/stream", {"query": "What is a levain?"})
     done = _check_order(events)
@@ -114,8 +118,8 @@ def _scripted_app(tmp_path, fail: bool):  # type: ignore[no-untyped-def]
     _ScriptedIndex.produced, _ScriptedIndex.fail = 0, fail
     _ScriptedIndex.closed = threading.Event()
 
-    def factory(cfg):  # type: ignore[no-untyped-def]
-        return _ScriptedIndex(cfg, embed_model=MockEmbedding(embed_dim=8))
+    def factory(cfg, **kw):  # type: ignore[no-untyped-def]
+        return _ScriptedIndex(cfg, embed_model=MockEmbedding(embed_dim=8), **kw)
 
     return create_app(make_settings(tmp_path), index_factory=factory)
 

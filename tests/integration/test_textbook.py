@@ -33,7 +33,7 @@ def rust_book(tmp_path_factory, minilm):
                         "book": "The Rust Programming Language",
                     }
                 ],
-                "vector_store": {"path": str(root / "storage" / "qdrant"), "collection": "rust"},
+                "vector_store": {"path": str(root / "storage" / "vectors"), "collection": "rust"},
             }
         )
     )
@@ -53,15 +53,17 @@ def test_whole_textbook_indexes_with_consistent_counts(rust_book):
 
 def test_textbook_chunks_fit_the_model_window_and_spans_are_exact(rust_book):
     folio, _ = rust_book
-    tokenizer = folio.embed_model._model.tokenizer
+    word_pieces = folio.embed_model.word_pieces
     docs = {d.doc_id: d for d in folio.load_source_documents()}
-    chunks = folio.indexer.all_chunks()
+    chunk_ids = [cid for entry in folio.documents() for cid in entry.chunk_ids]
+    chunks = folio.vector_store.get_nodes(chunk_ids)
+    assert len(chunks) == len(chunk_ids)
     too_long = 0
     for chunk in chunks:
         doc = docs[chunk.metadata["source_id"]]
         start, end = chunk.metadata["char_start"], chunk.metadata["char_end"]
         assert doc.text[start:end] == chunk.text
-        if len(tokenizer.tokenize(chunk.text)) > 256:
+        if len(word_pieces(chunk.text)) > 256:
             too_long += 1
     assert too_long / len(chunks) < 0.01  # the splitter may keep an unsplittable long token run
 

@@ -43,7 +43,9 @@ def _app(tmp_path, book_dir, indexed_template, minilm, url, **usage):  # type: i
         config, environ={"OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": f"{url}/v1"}
     )
     settings.auth.admin_api_key = SecretStr(ADMIN["X-API-Key"])
-    return create_app(settings, index_factory=lambda c: FolioIndex(c, embed_model=minilm))
+    return create_app(
+        settings, index_factory=lambda c, **kw: FolioIndex(c, embed_model=minilm, **kw)
+    )
 
 
 async def _client(app):  # type: ignore[no-untyped-def]

@@ -32,12 +32,12 @@ def make_settings(tmp_path: Path, **sections: Any):
     return load_settings(config, environ={})
 
 
-def mock_index(cfg):  # type: ignore[no-untyped-def]
+def mock_index(cfg, **kwargs):  # type: ignore[no-untyped-def]
     from llama_index.core.embeddings import MockEmbedding
 
     from indexes.engine import FolioIndex
 
-    return FolioIndex(cfg, embed_model=MockEmbedding(embed_dim=8))
+    return FolioIndex(cfg, embed_model=MockEmbedding(embed_dim=8), **kwargs)
 
 
 @asynccontextmanager

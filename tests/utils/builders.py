@@ -25,8 +25,8 @@ def write_config(tmp_path: Path, book_dir: Path, **sections: Any) -> Path:
                 "book": "The Sourdough Handbook",
             }
         ],
-        "vector_store": {"path": str(tmp_path / "storage" / "qdrant"), "collection": "test"},
-        "database": {"url": f"sqlite:///{tmp_path / 'folio.db'}"},
+        "vector_store": {"path": str(tmp_path / "storage" / "vectors"), "collection": "test"},
+        "database": {"url": f"sqlite:///{tmp_path / 'storage' / 'folio.db'}"},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):

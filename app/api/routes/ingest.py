@@ -1,25 +1,43 @@
-"""Adding and removing documents over HTTP (API key with scope `ingest`)."""
+"""Adding, listing and removing documents over HTTP (API key with scope `ingest`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import IndexDep, IngestOrHandoff, IngestScope, SettingsDep
-from app.api.schemas import DeleteResponse, IngestRequest, IngestResponse
+from app.api.deps import (
+    CurrentIdentity,
+    DbDep,
+    IndexDep,
+    IngestOrHandoff,
+    IngestScope,
+    SettingsDep,
+)
+from app.api.schemas import DeleteResponse, DocumentsPublic, IngestRequest, IngestResponse
 from app.core.errors import ERROR_RESPONSES
-from app.services.ingest import delete_document, ingest_content
+from app.services.ingest import delete_document, ingest_content, list_documents
 from app.services.reindex import reindex_events
 
 router = APIRouter(tags=["ingest"], responses=ERROR_RESPONSES)
 
 
 @router.post("/ingest", response_model=IngestResponse, dependencies=[IngestScope])
-def ingest(body: IngestRequest, index: IndexDep, settings: SettingsDep) -> IngestResponse:
-    """Index one chapter. Posting the same content again changes nothing."""
+def ingest(
+    body: IngestRequest,
+    index: IndexDep,
+    settings: SettingsDep,
+    identity: CurrentIdentity,
+    db: DbDep,
+) -> IngestResponse:
+    """Index one chapter. Posting the same content again changes nothing. Only the key that
+    ingested a document (or its rotated successor, or an admin) may replace it."""
     result = ingest_content(
+        db=db,
         index=index,
         settings=settings,
+        identity=identity,
         chapter=body.chapter,
         content=body.content,
         source_id=body.source_id,
@@ -27,13 +45,28 @@ def ingest(body: IngestRequest, index: IndexDep, settings: SettingsDep) -> Inges
     return IngestResponse(**result.model_dump())
 
 
+@router.get("/documents", response_model=DocumentsPublic, dependencies=[IngestScope])
+def documents(
+    index: IndexDep,
+    origin: Literal["config", "api"] | None = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DocumentsPublic:
+    """What is indexed, by document id: origin, book, chapter, chunks, when it was indexed."""
+    items, total = list_documents(index=index, origin=origin, offset=offset, limit=limit)
+    return DocumentsPublic(data=items, count=total, offset=offset, limit=limit)
+
+
 @router.delete(
     "/documents/{document_id:path}", response_model=DeleteResponse, dependencies=[IngestScope]
 )
-def delete(document_id: str, index: IndexDep) -> DeleteResponse:
-    """Remove a document and all its chunks."""
-    delete_document(index=index, document_id=document_id)
-    return DeleteResponse(document_id=document_id, deleted=True)
+def delete(
+    document_id: str, index: IndexDep, identity: CurrentIdentity, db: DbDep
+) -> DeleteResponse:
+    """Remove a document and all its chunks. The id may be the indexed one (`api:x`) or the
+    `source_id` the client sent (`x`). Config documents change only through `folio index`."""
+    deleted = delete_document(db=db, index=index, identity=identity, document_id=document_id)
+    return DeleteResponse(document_id=deleted, deleted=True)
 
 
 @router.post("/admin/reindex", dependencies=[IngestOrHandoff])

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import (
+    AnswerPoolDep,
     CurrentIdentity,
-    DbDep,
+    EngineDep,
     FaqCacheDep,
     IndexDep,
     QueryAccess,
@@ -15,19 +16,20 @@ from app.api.deps import (
 )
 from app.api.schemas import QueryRequest, QueryResponse
 from app.core.errors import ERROR_RESPONSES
-from app.services.query import answer_and_record
+from app.services.query import answer_and_record, in_session
 
 router = APIRouter(tags=["query"], responses=ERROR_RESPONSES)
 
 
 @router.post("/query", response_model=QueryResponse, dependencies=[QueryAccess, QueryRateLimit])
-def query(
+async def query(
     body: QueryRequest,
     index: IndexDep,
     settings: SettingsDep,
     identity: CurrentIdentity,
-    db: DbDep,
+    engine: EngineDep,
     cache: FaqCacheDep,
+    pool: AnswerPoolDep,
 ) -> QueryResponse:
     """Answer a question with `[n]` citations pointing at the numbered `sources`.
 
@@ -35,8 +37,10 @@ def query(
     `answer_html` and `sources[].text_html` are HTML-escaped for direct display. A question
     close enough to one answered before (same index version and config) is answered from the
     FAQ cache, marked `cached: true`."""
-    answer = answer_and_record(
-        db=db,
+    answer = await pool.run(
+        in_session,
+        engine,
+        answer_and_record,
         index=index,
         settings=settings,
         identity=identity,

@@ -14,8 +14,10 @@ from app.api.chat_schemas import (
     SessionsPublic,
 )
 from app.api.deps import (
+    AnswerPoolDep,
     CurrentIdentity,
     DbDep,
+    EngineDep,
     FaqCacheDep,
     IndexDep,
     QueryAccess,
@@ -26,6 +28,7 @@ from app.core.errors import ERROR_RESPONSES
 from app.core.settings import Settings
 from app.db.models import ChatSession, Message
 from app.services import chat
+from app.services.query import in_session
 
 router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES, dependencies=[QueryAccess])
 
@@ -97,19 +100,22 @@ def delete_session(
     response_model=MessagePublic,
     dependencies=[QueryRateLimit],
 )
-def ask(
+async def ask(
     session_id: str,
     body: MessageRequest,
     identity: CurrentIdentity,
-    db: DbDep,
+    engine: EngineDep,
     settings: SettingsDep,
     index: IndexDep,
     cache: FaqCacheDep,
+    pool: AnswerPoolDep,
 ) -> MessagePublic:
     """Ask in the session: a follow-up ("and why is that?") is rewritten into a standalone
     question from the history (`standalone_question`) before retrieval."""
-    message = chat.ask_in_session(
-        db=db,
+    message = await pool.run(
+        in_session,
+        engine,
+        chat.ask_in_session,
         settings=settings,
         index=index,
         identity=identity,

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 import app.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from app.db.engine import make_engine
+from indexes import ledger
 
 config = context.config
 
@@ -27,7 +28,7 @@ def _url() -> str:
 def run_migrations_offline() -> None:
     context.configure(
         url=_url(),
-        target_metadata=SQLModel.metadata,
+        target_metadata=[SQLModel.metadata, ledger.metadata],
         literal_binds=True,
         render_as_batch=True,
     )
@@ -51,7 +52,7 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
-        target_metadata=SQLModel.metadata,
+        target_metadata=[SQLModel.metadata, ledger.metadata],
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER needs batch mode
     )
     with context.begin_transaction():

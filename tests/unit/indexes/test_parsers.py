@@ -57,10 +57,22 @@ def test_char_spans_point_at_the_chunk_text():
 
 
 def test_chunk_ids_are_deterministic():
-    _, first = _chunks()
+    doc, first = _chunks()
     _, second = _chunks()
     assert [c.node_id for c in first] == [c.node_id for c in second]
-    assert first[0].node_id == chunk_id("s:ch1.md", 0)
+    assert first[0].node_id == chunk_id("s:ch1.md", 0, doc.hash[:16])
+
+
+def test_a_new_version_of_a_document_gets_new_chunk_ids():
+    """The new version is written beside the old one, which keeps answering until the ledger
+    switches (indexes/pipeline.py): their point ids must never collide."""
+    from llama_index.core.schema import Document
+
+    doc, first = _chunks()
+    parser = BookNodeParser.from_config(ChunkingConfig(chunk_size=64, chunk_overlap=8))
+    changed = Document(text=doc.text + "\n\nMore.", id_=doc.doc_id, metadata=doc.metadata)
+    second = parser.split_document(changed)
+    assert not {c.node_id for c in first} & {c.node_id for c in second}
 
 
 def test_long_sections_are_split_within_size():

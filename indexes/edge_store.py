@@ -1,0 +1,456 @@
+"""`EdgeVectorStore`: a LlamaIndex vector store over Qdrant Edge, Qdrant's engine in process.
+
+The embedded default. It keeps the collection schema of server mode (`indexes/server_store.py`):
+a named dense vector `dense` (unit vectors, DOT), a sparse `bm25` vector with `Modifier.IDF`,
+and the chunk (text, metadata, character span) in the payload in LlamaIndex's own layout, so an
+answer needs nothing but this store. Hybrid search is one call: dense and BM25 prefetches fused
+inside the engine (RRF or DBSF), or both ranked lists fused here (convex), see `hybrid.py`.
+
+A shard folder can be opened by one process; within it, every store over the same folder shares
+one `EdgeShard` (`open_shard`), so two index objects see each other's writes at once. Writes go
+through Qdrant's write-ahead log: an update is durable when `update` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+from pydantic import PrivateAttr
+
+from indexes.hybrid import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.sparse import BM25Encoder
+
+log = logging.getLogger("folio.store")
+
+_MARKER = "folio-store.json"
+SCHEMA_VERSION = 1
+
+
+class StoreLockedError(RuntimeError):
+    """Another process holds this shard folder."""
+
+
+class _Registry:
+    """One EdgeShard per folder per process, shared by every store that opens it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[Path, list[Any]] = {}  # path -> [shard, refcount]
+
+    def acquire(self, path: Path, create: Any) -> Any:
+        key = path.resolve()
+        with self._lock:
+            entry = self._open.get(key)
+            if entry is None:
+                entry = self._open[key] = [create(), 0]
+            entry[1] += 1
+            return entry[0]
+
+    def peek(self, path: Path) -> Any | None:
+        entry = self._open.get(path.resolve())
+        return entry[0] if entry else None
+
+    def release(self, path: Path) -> None:
+        key = path.resolve()
+        with self._lock:
+            entry = self._open.get(key)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del self._open[key]
+                entry[0].flush()
+                entry[0].close()
+
+
+SHARDS = _Registry()
+
+
+def _edge_config(dim: int) -> Any:
+    from qdrant_edge import (
+        Distance,
+        EdgeConfig,
+        EdgeSparseVectorParams,
+        EdgeVectorParams,
+        Modifier,
+    )
+
+    return EdgeConfig(
+        vectors={DENSE: EdgeVectorParams(size=dim, distance=Distance.Dot)},
+        sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+    )
+
+
+def is_edge_folder(path: Path) -> bool:
+    return (path / _MARKER).is_file()
+
+
+class EdgeVectorStore(BasePydanticVectorStore):
+    """Qdrant Edge shard on disk; see the module docstring."""
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+    path: str
+    batch_size: int = 256
+
+    _encoder: BM25Encoder = PrivateAttr()
+    _shard: Any = PrivateAttr(default=None)
+    _open_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, *, path: Path | str, sparse: BM25Encoder, **kwargs: Any) -> None:
+        super().__init__(path=str(path), **kwargs)
+        self._encoder = sparse
+        folder = Path(self.path)
+        if is_edge_folder(folder):
+            self._shard = self._acquire(lambda: self._load(folder))
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "EdgeVectorStore"
+
+    # -- shard lifecycle ---------------------------------------------------------------------
+
+    def _acquire(self, create: Any) -> Any:
+        return SHARDS.acquire(Path(self.path), create)
+
+    @staticmethod
+    def _load(folder: Path) -> Any:
+        from qdrant_edge import EdgeShard
+
+        try:
+            return EdgeShard.load(str(folder))
+        except Exception as exc:
+            if "WouldBlock" in str(exc) or "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"the vector store {folder} is in use by another Folio process"
+                ) from None
+            raise
+
+    def _ensure_shard(self, dim: int) -> Any:
+        """The shard, created on the first write (its vector size is the first vector's)."""
+        if self._shard is not None:
+            return self._shard
+        with self._open_lock:
+            if self._shard is None:
+                folder = Path(self.path)
+
+                def create() -> Any:
+                    from qdrant_edge import EdgeShard, PayloadSchemaType, UpdateOperation
+
+                    if is_edge_folder(folder):
+                        return self._load(folder)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    shard = EdgeShard.create(str(folder), _edge_config(dim))
+                    shard.update(
+                        UpdateOperation.create_field_index(DOC_ID, PayloadSchemaType.Keyword)
+                    )
+                    shard.flush()
+                    marker = {
+                        "schema": SCHEMA_VERSION,
+                        "dim": dim,
+                        "dense": DENSE,
+                        "sparse": SPARSE,
+                    }
+                    (folder / _MARKER).write_text(json.dumps(marker))
+                    return shard
+
+                self._shard = self._acquire(create)
+        return self._shard
+
+    def _attach(self) -> Any:
+        """The shard if one exists by now: another store over this folder (or an earlier run)
+        may have created it after this one was opened."""
+        if self._shard is None and is_edge_folder(Path(self.path)):
+            with self._open_lock:
+                if self._shard is None:
+                    self._shard = self._acquire(lambda: self._load(Path(self.path)))
+        return self._shard
+
+    @property
+    def client(self) -> Any:
+        return self._attach()
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard = None
+            SHARDS.release(Path(self.path))
+
+    def flush(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+
+    def optimize(self) -> bool:
+        """Build HNSW / merge segments now. Holds the GIL for its whole run (qdrant-edge 0.9),
+        so callers choose when (after a bulk index, never per request)."""
+        return bool(self._shard.optimize()) if self._shard is not None else False
+
+    def unindexed_points(self) -> int:
+        """Points not yet covered by an HNSW index (searched by brute force until optimised)."""
+        if self._shard is None:
+            return 0
+        info = self._shard.info()
+        # indexed_vectors_count counts every named vector; dense is one of two per point
+        return max(0, info.points_count - info.indexed_vectors_count // 2)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        from qdrant_edge import Point, SparseVector, UpdateOperation
+
+        if not nodes:
+            return []
+        shard = self._ensure_shard(len(nodes[0].get_embedding()))
+        ids: list[str] = []
+        for start in range(0, len(nodes), self.batch_size):
+            batch = nodes[start : start + self.batch_size]
+            points = []
+            for node in batch:
+                indices, values = self._encoder.document(
+                    node.get_content(metadata_mode=MetadataMode.EMBED)
+                )
+                vectors = {
+                    DENSE: unit_vector(node.get_embedding()),
+                    SPARSE: SparseVector(indices, values),
+                }
+                payload = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
+                points.append(Point(node.node_id, vectors, payload))
+                ids.append(node.node_id)
+            shard.update(UpdateOperation.upsert_points(points))
+        return ids
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Every point of one document."""
+        from qdrant_edge import UpdateOperation
+
+        if self._attach() is not None:
+            self._shard.update(UpdateOperation.delete_points_by_filter(_doc_filter(ref_doc_id)))
+
+    def delete_nodes(
+        self, node_ids: list[str] | None = None, filters: Any = None, **delete_kwargs: Any
+    ) -> None:
+        from qdrant_edge import UpdateOperation
+
+        if self._attach() is not None and node_ids:
+            self._shard.update(UpdateOperation.delete_points(list(node_ids)))
+
+    def delete_except(self, ref_doc_id: str, keep_ids: Sequence[str]) -> None:
+        """Points of a document that are not in `keep_ids` (what an interrupted write left)."""
+        from qdrant_edge import Filter, HasIdCondition, UpdateOperation
+
+        if self._attach() is None:
+            return
+        flt = _doc_filter(ref_doc_id)
+        if keep_ids:
+            flt = Filter(must=flt.must, must_not=[HasIdCondition(set(keep_ids))])
+        self._shard.update(UpdateOperation.delete_points_by_filter(flt))
+
+    def clear(self) -> None:
+        from qdrant_edge import Filter, UpdateOperation
+
+        if self._attach() is not None:
+            self._shard.update(UpdateOperation.delete_points_by_filter(Filter(must=[])))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        from qdrant_edge import CountRequest
+
+        return self._shard.count(CountRequest(exact=True)) if self._attach() is not None else 0
+
+    def point_ids(self) -> set[str]:
+        """Every point id (checks and tests; a scroll over the whole shard)."""
+        from qdrant_edge import ScrollRequest
+
+        if self._attach() is None:
+            return set()
+        ids: set[str] = set()
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(
+                ScrollRequest(offset=offset, limit=1000, with_payload=False, with_vector=False)
+            )
+            ids.update(str(r.id) for r in records)
+            if offset is None:
+                return ids
+
+    def doc_nodes(self, doc_id: str) -> list[BaseNode]:
+        """Every chunk of one document, from the payloads."""
+        from qdrant_edge import ScrollRequest
+
+        if self._attach() is None:
+            return []
+        nodes: list[BaseNode] = []
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(
+                ScrollRequest(
+                    offset=offset, limit=500, filter=_doc_filter(doc_id), with_payload=True
+                )
+            )
+            nodes.extend(metadata_dict_to_node(r.payload) for r in records)
+            if offset is None:
+                return nodes
+
+    def doc_counts(self) -> dict[str, int]:
+        """Points per document id (to find points no ledger entry owns)."""
+        from qdrant_edge import FacetRequest
+
+        if self._attach() is None:
+            return {}
+        limit = max(10, self.count())
+        response = self._shard.facet(FacetRequest(key=DOC_ID, limit=limit, exact=True))
+        # an exact facet still lists values whose points were all deleted, with count 0
+        return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
+
+    def get_nodes(self, node_ids: list[str] | None = None, filters: Any = None) -> list[BaseNode]:
+        if self._attach() is None or not node_ids:
+            return []
+        records = self._shard.retrieve(list(node_ids), True, False)
+        by_id = {str(r.id): metadata_dict_to_node(r.payload) for r in records}
+        return [by_id[i] for i in node_ids if i in by_id]
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Dense (DEFAULT), SPARSE or HYBRID search; `spec` (a SearchSpec) carries the fusion
+        method, candidates per list and the dense cutoff (see hybrid.py)."""
+        spec: SearchSpec = kwargs.get("spec") or SearchSpec.from_query(query)
+        if self._attach() is None:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        match query.mode:
+            case VectorStoreQueryMode.SPARSE:
+                hits = self._nearest(SPARSE, self._sparse(query), spec.k, None, payload=True)
+            case VectorStoreQueryMode.HYBRID:
+                hits = self._hybrid(query, spec)
+            case _:
+                dense = unit_vector(query.query_embedding or [])
+                hits = self._nearest(DENSE, dense, spec.k, spec.cutoff, payload=True)
+        return _result(hits)
+
+    # -- search internals --------------------------------------------------------------------
+
+    def _sparse(self, query: VectorStoreQuery) -> Any:
+        from qdrant_edge import SparseVector
+
+        indices, values = self._encoder.query(query.query_str or "")
+        return SparseVector(indices, values)
+
+    def _nearest(
+        self, using: str, vector: Any, limit: int, threshold: float | None, *, payload: bool
+    ) -> list[Any]:
+        from qdrant_edge import Query, QueryRequest
+
+        if using == SPARSE and not vector.indices:
+            return []  # no known term: nothing can match
+        return self._shard.query(
+            QueryRequest(
+                limit=limit,
+                query=Query.Nearest(vector, using=using),
+                score_threshold=threshold,
+                with_payload=payload,
+                with_vector=False,
+            )
+        )
+
+    def _hybrid(self, query: VectorStoreQuery, spec: SearchSpec) -> list[Any]:
+        from qdrant_edge import Fusion, Prefetch, Query, QueryBatchRequest, QueryRequest
+
+        dense = unit_vector(query.query_embedding or [])
+        sparse = self._sparse(query)
+        if spec.fusion == "convex":
+            lists = self._shard.query_batch(
+                QueryBatchRequest(
+                    [
+                        QueryRequest(
+                            limit=spec.candidates,
+                            query=Query.Nearest(dense, using=DENSE),
+                            score_threshold=spec.cutoff,
+                            with_payload=False,
+                        ),
+                        QueryRequest(
+                            limit=spec.candidates if sparse.indices else 1,
+                            query=Query.Nearest(sparse, using=SPARSE),
+                            with_payload=False,
+                        ),
+                    ]
+                )
+            )
+            dense_hits = lists[0]
+            sparse_hits = lists[1] if sparse.indices else []
+            if spec.cutoff is not None and not dense_hits:
+                return []
+            top = convex_top(
+                [(str(p.id), p.score) for p in dense_hits],
+                [(str(p.id), p.score) for p in sparse_hits],
+                spec,
+            )
+            records = self._shard.retrieve([i for i, _ in top], True, False)
+            by_id = {str(r.id): r for r in records}
+            return [_Scored(by_id[i], s) for i, s in top if i in by_id]
+        prefetches = [
+            Prefetch(
+                limit=spec.candidates,
+                query=Query.Nearest(dense, using=DENSE),
+                score_threshold=spec.cutoff,
+            )
+        ]
+        if sparse.indices:
+            prefetches.append(
+                Prefetch(limit=spec.candidates, query=Query.Nearest(sparse, using=SPARSE))
+            )
+        fusion = (
+            Fusion.Dbsf()
+            if spec.fusion == "dbsf"
+            else Fusion.Rrf(
+                k=spec.rrf_k, weights=[spec.dense_weight, spec.bm25_weight][: len(prefetches)]
+            )
+        )
+        requests = [
+            QueryRequest(limit=spec.k, prefetches=prefetches, query=fusion, with_payload=True)
+        ]
+        if spec.cutoff is not None:  # the gate: does any chunk pass the dense cutoff?
+            requests.append(
+                QueryRequest(
+                    limit=1,
+                    query=Query.Nearest(dense, using=DENSE),
+                    score_threshold=spec.cutoff,
+                    with_payload=False,
+                )
+            )
+        results = self._shard.query_batch(QueryBatchRequest(requests))
+        if spec.cutoff is not None and not results[1]:
+            return []
+        return results[0]
+
+
+class _Scored:
+    """A retrieved record with the fused score computed here."""
+
+    def __init__(self, record: Any, score: float) -> None:
+        self.id, self.payload, self.score = record.id, record.payload, score
+
+
+def _doc_filter(doc_id: str) -> Any:
+    from qdrant_edge import FieldCondition, Filter, MatchValue
+
+    return Filter(must=[FieldCondition(DOC_ID, match=MatchValue(doc_id))])
+
+
+def _result(hits: list[Any]) -> VectorStoreQueryResult:
+    nodes, scores, ids = [], [], []
+    for hit in hits:
+        nodes.append(metadata_dict_to_node(hit.payload))
+        scores.append(float(hit.score))
+        ids.append(str(hit.id))
+    return VectorStoreQueryResult(nodes=nodes, similarities=scores, ids=ids)

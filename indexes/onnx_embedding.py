@@ -1,0 +1,208 @@
+"""MiniLM on ONNX Runtime + the `tokenizers` tokenizer: a LlamaIndex `BaseEmbedding` without torch.
+
+Chunks are embedded in length-sorted batches (padding only to the longest text of each batch,
+which is most of the gain over torch's fixed-order batches); questions arriving together from
+concurrent requests are embedded in one call by `QueryBatcher`. Vectors are mean-pooled and
+L2-normalised exactly like sentence-transformers' all-MiniLM-L6-v2 (a test pins them to it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import Field, PrivateAttr
+
+from indexes.onnx_model import Precision, ensure_onnx
+
+
+def load_tokenizer(model_dir: Path, max_length: int) -> Any:
+    """The model's fast tokenizer (tokenizer.json), truncating to the model window."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=max_length)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+class OnnxEncoder:
+    """Texts → unit vectors with one ONNX Runtime session (thread-safe: `run` releases the GIL
+    and ORT sessions may be run concurrently)."""
+
+    def __init__(self, model_file: Path, tokenizer: Any, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._names = [i.name for i in self.session.get_inputs()]
+        self.tokenizer = tokenizer
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One forward pass over `texts` (padded to the longest); rows are unit vectors."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self._names})[0]
+        weights = mask[..., None].astype(hidden.dtype)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled / norms
+
+    def encode_sorted(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """All `texts` in batches of similar length (far less padding), in input order."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: np.ndarray | None = None
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            vectors = self.encode([texts[i] for i in rows])
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        assert out is not None
+        return out
+
+
+class QueryBatcher:
+    """Embeds questions from concurrent callers together: whoever finds the encoder idle runs
+    one call for every question waiting (up to `max_batch`), the others wait for their row.
+
+    No timer and no extra thread: a lone question is embedded at once; under load, questions
+    that arrive while a call runs share the next one. On 2 cores this turns N calls of one
+    question into few calls of many, which costs far less per question.
+    """
+
+    def __init__(self, encoder: OnnxEncoder, max_batch: int = 32, lanes: int = 1) -> None:
+        self._encoder = encoder
+        self._max_batch = max_batch
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Future[list[float]]]] = []
+        self._lanes = threading.Semaphore(lanes)
+
+    def embed(self, text: str) -> list[float]:
+        future: Future[list[float]] = Future()
+        with self._lock:
+            self._pending.append((text, future))
+        while not future.done():
+            if self._lanes.acquire(timeout=0.05):
+                try:
+                    self._drain()
+                finally:
+                    self._lanes.release()
+        return future.result()
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._pending = (
+                self._pending[: self._max_batch],
+                self._pending[self._max_batch :],
+            )
+        if not batch:
+            return
+        try:
+            vectors = self._encoder.encode([text for text, _ in batch])
+        except Exception as exc:  # every waiter gets the error, none hangs
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), vector in zip(batch, vectors, strict=True):
+            future.set_result(vector.tolist())
+
+
+class OnnxEmbedding(BaseEmbedding):
+    """all-MiniLM-L6-v2 (or any mean-pooled BERT folder) on ONNX Runtime."""
+
+    model_dir: str = Field(description="Folder with tokenizer.json and the model weights")
+    max_length: int = Field(default=256, description="Model window in word pieces")
+    precision: str = Field(default="fp32", description="fp32 | int8 (dynamic quantisation)")
+    query_threads: int = Field(default=1)
+    ingest_threads: int = Field(default=2)
+    query_batch: int = Field(default=32)
+    query_lanes: int = Field(default=1)
+    run_batch: int = Field(default=32, description="texts per ONNX call in bulk embedding")
+
+    _tokenizer: Any = PrivateAttr()
+    _query: OnnxEncoder = PrivateAttr()
+    _bulk: OnnxEncoder | None = PrivateAttr(default=None)
+    _batcher: QueryBatcher = PrivateAttr()
+    _model_file: Path = PrivateAttr()
+    _bulk_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _count_tok: Any = PrivateAttr(default=None)
+
+    def __init__(self, *, cache_dir: Path | None = None, **kwargs: Any) -> None:
+        # LlamaIndex hands `_get_text_embeddings` at most embed_batch_size texts at a time;
+        # take the most it allows, so length sorting sees whole documents' worth of chunks.
+        kwargs.setdefault("embed_batch_size", 2048)
+        super().__init__(**kwargs)
+        model_dir = Path(self.model_dir)
+        precision: Precision = "int8" if self.precision == "int8" else "fp32"
+        self._model_file = ensure_onnx(model_dir, precision, cache_dir)
+        self._tokenizer = load_tokenizer(model_dir, self.max_length)
+        self._query = OnnxEncoder(self._model_file, self._tokenizer, self.query_threads)
+        self._batcher = QueryBatcher(self._query, self.query_batch, self.query_lanes)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "OnnxEmbedding"
+
+    @property
+    def tokenizer(self) -> Any:
+        """The `tokenizers` tokenizer (chunk sizes are counted in its word pieces)."""
+        return self._tokenizer
+
+    def word_pieces(self, text: str) -> list[str]:
+        """Word pieces of `text` without special tokens and without truncation."""
+        return self._counting_tokenizer.encode(text, add_special_tokens=False).tokens
+
+    @property
+    def _counting_tokenizer(self) -> Any:
+        # A second tokenizer without truncation: a chunk's true length must be counted.
+        if self._count_tok is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_str(self._tokenizer.to_str())
+            tok.no_truncation()
+            self._count_tok = tok
+        return self._count_tok
+
+    def _bulk_encoder(self) -> OnnxEncoder:
+        """A second session with more threads, made on the first bulk job (servers that only
+        answer never pay for it)."""
+        with self._bulk_lock:
+            if self._bulk is None:
+                self._bulk = OnnxEncoder(self._model_file, self._tokenizer, self.ingest_threads)
+            return self._bulk
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._batcher.embed(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._query.encode([text])[0].tolist()
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embedding(text)
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if len(texts) <= 4:  # a handful (answer sentences): the query session, no bulk threads
+            return self._query.encode(texts).tolist() if texts else []
+        return self._bulk_encoder().encode_sorted(texts, self.run_batch).tolist()

@@ -1,0 +1,255 @@
+"""`ServerVectorStore`: LlamaIndex's `QdrantVectorStore` for a Qdrant server or cluster, with
+Folio's schema and hybrid search done inside Qdrant.
+
+Same collection schema as the embedded `EdgeVectorStore`: named dense vector `dense` (unit
+vectors, DOT), sparse `bm25` with `Modifier.IDF` (BM25 term weights from `indexes/sparse.py`
+through LlamaIndex's own sparse-function hooks), the chunk in the payload. `shard_number` and
+`replication_factor` come from config for a cluster. Hybrid RRF/DBSF is one `query_points` call
+with two prefetches; convex fusion is one batch of two id-only searches plus one `retrieve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.types import (
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.vector_stores.qdrant import QdrantVectorStore
+from pydantic import PrivateAttr
+from qdrant_client import QdrantClient
+from qdrant_client import models as rest
+
+from indexes.hybrid import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.sparse import BM25Encoder
+
+
+class SchemaMismatch(RuntimeError):
+    """The collection exists with another layout (a collection from before this schema)."""
+
+
+class ServerVectorStore(QdrantVectorStore):
+    """QdrantVectorStore + Folio's schema, cluster settings and in-Qdrant hybrid fusion."""
+
+    _encoder: BM25Encoder = PrivateAttr()
+
+    def __init__(
+        self,
+        *,
+        client: QdrantClient,
+        collection_name: str,
+        sparse: BM25Encoder,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+    ) -> None:
+        super().__init__(
+            collection_name=collection_name,
+            client=client,
+            enable_hybrid=True,
+            sparse_doc_fn=sparse.encode_documents,
+            sparse_query_fn=sparse.encode_queries,
+            dense_vector_name=DENSE,
+            sparse_vector_name=SPARSE,
+            sparse_config=rest.SparseVectorParams(modifier=rest.Modifier.IDF),
+            shard_number=shard_number,
+            replication_factor=replication_factor,
+            index_doc_id=True,
+        )
+        self._encoder = sparse
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "FolioServerVectorStore"
+
+    def check_schema(self) -> None:
+        """Raise SchemaMismatch if the collection exists without Folio's named vectors."""
+        if not self._client.collection_exists(self.collection_name):
+            return
+        params = self._client.get_collection(self.collection_name).config.params
+        dense = params.vectors if isinstance(params.vectors, dict) else {}
+        sparse = params.sparse_vectors or {}
+        if DENSE not in dense or SPARSE not in sparse:
+            raise SchemaMismatch(
+                f"Qdrant collection {self.collection_name!r} has another layout (made before "
+                f"the hybrid schema); re-index into a new one: `folio index --rebuild`"
+            )
+
+    def _create_collection(self, collection_name: str, vector_size: int) -> None:
+        self._dense_config = rest.VectorParams(size=vector_size, distance=rest.Distance.DOT)
+        super()._create_collection(collection_name, vector_size)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        for node in nodes:
+            if node.embedding is not None:
+                node.embedding = unit_vector(node.embedding)
+        return super().add(list(nodes), **kwargs)
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        if self._client.collection_exists(self.collection_name):
+            super().delete(ref_doc_id, **delete_kwargs)
+
+    def delete_except(self, ref_doc_id: str, keep_ids: Sequence[str]) -> None:
+        """Points of a document that are not in `keep_ids` (what an interrupted write left)."""
+        if not self._client.collection_exists(self.collection_name):
+            return
+        must_not: list[Any] = [rest.HasIdCondition(has_id=list(keep_ids))] if keep_ids else []
+        self._client.delete(
+            self.collection_name,
+            points_selector=rest.FilterSelector(
+                filter=rest.Filter(must=[_doc_condition(ref_doc_id)], must_not=must_not)
+            ),
+        )
+
+    def flush(self) -> None:
+        """A server persists on its own."""
+
+    def optimize(self) -> bool:
+        """A server builds its indexes in the background."""
+        return False
+
+    def unindexed_points(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        if not self._client.collection_exists(self.collection_name):
+            return 0
+        return self._client.count(self.collection_name, exact=True).count
+
+    def point_ids(self) -> set[str]:
+        """Every point id (checks and tests; a scroll over the whole collection)."""
+        if not self._client.collection_exists(self.collection_name):
+            return set()
+        ids: set[str] = set()
+        offset = None
+        while True:
+            records, offset = self._client.scroll(
+                self.collection_name, offset=offset, limit=1000, with_payload=False
+            )
+            ids.update(str(r.id) for r in records)
+            if offset is None:
+                return ids
+
+    def doc_nodes(self, doc_id: str) -> list[BaseNode]:
+        """Every chunk of one document, from the payloads."""
+        if not self._client.collection_exists(self.collection_name):
+            return []
+        flt = rest.Filter(must=[_doc_condition(doc_id)])
+        nodes: list[BaseNode] = []
+        offset = None
+        while True:
+            records, offset = self._client.scroll(
+                self.collection_name, scroll_filter=flt, offset=offset, limit=500
+            )
+            nodes.extend(self.parse_to_query_result(records).nodes or [])
+            if offset is None:
+                return nodes
+
+    def doc_counts(self) -> dict[str, int]:
+        if not self._client.collection_exists(self.collection_name):
+            return {}
+        limit = max(10, self.count())
+        response = self._client.facet(self.collection_name, key=DOC_ID, limit=limit, exact=True)
+        # an exact facet still lists values whose points were all deleted, with count 0
+        return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        spec: SearchSpec = kwargs.get("spec") or SearchSpec.from_query(query)
+        if not self._client.collection_exists(self.collection_name):
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        dense = unit_vector(query.query_embedding or [])
+        indices, values = self._encoder.query(query.query_str or "")
+        sparse = rest.SparseVector(indices=indices, values=values)
+        match query.mode:
+            case VectorStoreQueryMode.SPARSE:
+                if not indices:
+                    return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+                points = self._points(
+                    rest.QueryRequest(query=sparse, using=SPARSE, limit=spec.k, with_payload=True)
+                )
+            case VectorStoreQueryMode.HYBRID:
+                points = self._hybrid(dense, sparse, spec)
+            case _:
+                points = self._points(
+                    rest.QueryRequest(
+                        query=dense,
+                        using=DENSE,
+                        limit=spec.k,
+                        score_threshold=spec.cutoff,
+                        with_payload=True,
+                    )
+                )
+        return self.parse_to_query_result(points)
+
+    def _points(self, request: rest.QueryRequest) -> list[Any]:
+        return self._client.query_batch_points(self.collection_name, requests=[request])[0].points
+
+    def _hybrid(self, dense: list[float], sparse: rest.SparseVector, spec: SearchSpec) -> list[Any]:
+        has_terms = bool(sparse.indices)
+        dense_request = rest.QueryRequest(
+            query=dense, using=DENSE, limit=spec.candidates, score_threshold=spec.cutoff
+        )
+        if spec.fusion == "convex":
+            requests = [dense_request]
+            if has_terms:
+                requests.append(
+                    rest.QueryRequest(query=sparse, using=SPARSE, limit=spec.candidates)
+                )
+            lists = self._client.query_batch_points(self.collection_name, requests=requests)
+            dense_hits = lists[0].points
+            if spec.cutoff is not None and not dense_hits:
+                return []
+            sparse_hits = lists[1].points if has_terms else []
+            top = convex_top(
+                [(str(p.id), p.score) for p in dense_hits],
+                [(str(p.id), p.score) for p in sparse_hits],
+                spec,
+            )
+            records = self._client.retrieve(self.collection_name, [i for i, _ in top])
+            by_id = {str(r.id): r for r in records}
+            return [
+                rest.ScoredPoint(id=r.id, version=0, score=s, payload=r.payload)
+                for i, s in top
+                if (r := by_id.get(i)) is not None
+            ]
+        prefetch = [
+            rest.Prefetch(
+                query=dense, using=DENSE, limit=spec.candidates, score_threshold=spec.cutoff
+            )
+        ]
+        if has_terms:
+            prefetch.append(rest.Prefetch(query=sparse, using=SPARSE, limit=spec.candidates))
+        fusion: Any = (
+            rest.FusionQuery(fusion=rest.Fusion.DBSF)
+            if spec.fusion == "dbsf"
+            else rest.RrfQuery(
+                rrf=rest.Rrf(
+                    k=spec.rrf_k, weights=[spec.dense_weight, spec.bm25_weight][: len(prefetch)]
+                )
+            )
+        )
+        requests = [
+            rest.QueryRequest(prefetch=prefetch, query=fusion, limit=spec.k, with_payload=True)
+        ]
+        if spec.cutoff is not None:
+            requests.append(
+                rest.QueryRequest(query=dense, using=DENSE, limit=1, score_threshold=spec.cutoff)
+            )
+        results = self._client.query_batch_points(self.collection_name, requests=requests)
+        if spec.cutoff is not None and not results[1].points:
+            return []
+        return results[0].points
+
+
+def _doc_condition(doc_id: str) -> rest.FieldCondition:
+    return rest.FieldCondition(key=DOC_ID, match=rest.MatchValue(value=doc_id))

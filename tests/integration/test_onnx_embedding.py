@@ -1,0 +1,101 @@
+"""MiniLM on ONNX Runtime gives the vectors of sentence-transformers (torch), for questions and
+for chunks, batched or not, padded or not; and serving never imports torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from tests.utils.builders import REPO
+
+pytestmark = pytest.mark.integration
+
+TEXTS = [
+    "What is a levain?",
+    "How warm should the dough be during bulk fermentation, and for how long?",
+    "x",
+    "Vitamin D deficiency is associated with an increased risk of multiple sclerosis. " * 30,
+]
+
+
+@pytest.fixture(scope="module")
+def torch_model():
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from indexes.onnx_model import local_model_path
+
+    return HuggingFaceEmbedding(model_name=str(local_model_path()), max_length=256, device="cpu")
+
+
+def test_question_and_chunk_vectors_match_torch(minilm, torch_model):
+    from indexes.onnx_embedding import OnnxEmbedding
+
+    assert isinstance(minilm, OnnxEmbedding), "the default config embeds with ONNX Runtime"
+    batch = np.array(minilm.get_text_embedding_batch(TEXTS * 3))  # length-sorted inside
+    for i, text in enumerate(TEXTS):  # the last one is past the 256-piece window
+        fast = np.array(minilm.get_query_embedding(text))
+        slow = np.array(torch_model.get_query_embedding(text))
+        assert fast.shape == slow.shape == (384,)
+        assert np.linalg.norm(fast) == pytest.approx(1.0, abs=1e-5)
+        assert float(fast @ slow) > 0.99999
+        for row in (i, i + len(TEXTS), i + 2 * len(TEXTS)):
+            assert float(batch[row] @ slow) > 0.99999  # input order kept, padding masked
+
+
+def test_concurrent_questions_get_their_own_vectors(minilm):
+    """The micro-batcher embeds questions from many threads in shared calls: each caller must
+    still get the vector of its own question."""
+    questions = [f"How long does step {i} of the bread take?" for i in range(24)]
+    expected = {q: np.array(minilm.get_query_embedding(q)) for q in questions}
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        got = list(pool.map(minilm.get_query_embedding, questions * 2))
+    for question, vector in zip(questions * 2, got, strict=True):
+        assert float(np.array(vector) @ expected[question]) > 0.99999
+
+
+def test_int8_precision_stays_close_to_fp32(minilm):
+    from indexes.onnx_embedding import OnnxEmbedding
+    from indexes.onnx_model import local_model_path
+
+    int8 = OnnxEmbedding(model_dir=str(local_model_path()), precision="int8")
+    for text in TEXTS[:2]:
+        a = np.array(int8.get_query_embedding(text))
+        b = np.array(minilm.get_query_embedding(text))
+        assert 0.95 < float(a @ b) < 0.99999  # quantised: close, not identical
+
+
+def test_serving_path_never_imports_torch(tmp_path, book_dir):
+    """Building the app's index (model, store, ledger) and answering must not load torch:
+    it costs ~1 GB of memory and seconds of start-up."""
+    from tests.utils.builders import write_config
+
+    config = write_config(tmp_path, book_dir)
+    script = (
+        "import sys\n"
+        "from app.core.settings import load_settings\n"
+        "from indexes.engine import FolioIndex\n"
+        f"folio = FolioIndex(load_settings({str(config)!r}, environ={{}}).index)\n"
+        "folio.index_sources()\n"
+        "assert folio.query('What is a levain?').found\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_torch_runtime_is_still_available():
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from indexes.config import EmbeddingConfig
+    from indexes.embeddings import build_embed_model
+
+    assert isinstance(build_embed_model(EmbeddingConfig(runtime="torch")), HuggingFaceEmbedding)
