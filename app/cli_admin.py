@@ -67,10 +67,12 @@ def _db(config: Path | None):  # type: ignore[no-untyped-def]
     """Settings plus a session on a migrated database."""
     from sqlmodel import Session
 
+    from app.core.secrets import ensure_secrets
     from app.db import migrate
     from app.db.engine import make_engine
 
     settings = _settings(config)
+    ensure_secrets(settings)
     if settings.database.auto_migrate:
         migrate.upgrade(settings.database.url)
     return settings, Session(make_engine(settings.database.url), expire_on_commit=False)

@@ -29,6 +29,7 @@ from app.core.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.core.secrets import ensure_secrets
 from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import make_engine
@@ -50,6 +51,7 @@ def create_app(
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
     logging.basicConfig(level=settings.log_level)
+    ensure_secrets(settings)  # unset secrets: generated once into the storage folder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -55,7 +55,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """Store a new key's prefix and HMAC digest; return the row and the plaintext (once)."""
     name = clean_text(name, field="name", max_chars=100)
-    new = generate_api_key(pepper=settings.auth.key_pepper.get_secret_value())
+    new = generate_api_key(pepper=settings.auth.pepper())
     key = ApiKey(
         name=name,
         prefix=new.prefix,
@@ -119,7 +119,7 @@ def authenticate_key(*, db: Session, settings: Settings, raw: str) -> ApiKey:
     """The active key for `raw` (found by prefix, compared in constant time) or Unauthorized."""
     prefix = api_key_prefix(raw)
     key = db.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first() if prefix else None
-    digest = hmac_digest(raw, pepper=settings.auth.key_pepper.get_secret_value())
+    digest = hmac_digest(raw, pepper=settings.auth.pepper())
     if key is None or not digests_equal(digest, key.key_hash) or not is_active(key):
         raise Unauthorized("Invalid, expired or revoked API key")
     now = utcnow()

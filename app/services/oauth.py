@@ -88,7 +88,7 @@ async def start_login(*, settings: Settings, provider: str, redirect_uri: str) -
         nonce=nonce,
         cv=verifier,
     )
-    return url, encode_jwt(claims, secret=settings.auth.jwt_secret.get_secret_value())
+    return url, encode_jwt(claims, secret=settings.auth.jwt_key())
 
 
 async def finish_login(
@@ -130,7 +130,7 @@ def _read_flow(settings: Settings, cookie: str | None, provider: str) -> dict:
     try:
         flow = decode_jwt(
             cookie,
-            secret=settings.auth.jwt_secret.get_secret_value(),
+            secret=settings.auth.jwt_key(),
             issuer=settings.auth.jwt_issuer,
             audience=settings.auth.jwt_audience,
             token_type="oauth_flow",

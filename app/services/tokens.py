@@ -32,7 +32,7 @@ class TokenPair(BaseModel):
 
 
 def _secret(settings: Settings) -> str:
-    return settings.auth.jwt_secret.get_secret_value()
+    return settings.auth.jwt_key()
 
 
 def issue_tokens(

@@ -151,7 +151,7 @@ def _accept_totp(*, db: Session, user: User, code: str) -> bool:
 
 
 def _use_recovery_code(*, db: Session, settings: Settings, user: User, code: str) -> bool:
-    digest = hmac_digest(code, pepper=settings.auth.key_pepper.get_secret_value())
+    digest = hmac_digest(code, pepper=settings.auth.pepper())
     row = db.exec(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
@@ -192,7 +192,7 @@ def confirm_totp(*, db: Session, settings: Settings, user: User, code: str) -> l
     if not _accept_totp(db=db, user=user, code=code.strip()):
         raise Unauthorized("Invalid or already used code")
     codes = new_recovery_codes()
-    pepper = settings.auth.key_pepper.get_secret_value()
+    pepper = settings.auth.pepper()
     for code_ in codes:
         db.add(RecoveryCode(user_id=user.id, code_hash=hmac_digest(code_, pepper=pepper)))
     user.totp_enabled = True

@@ -101,9 +101,34 @@ def test_relative_paths_resolve_against_config_file(tmp_path):
     assert settings.storage_dir == tmp_path.resolve() / "storage"
 
 
-def test_production_refuses_default_jwt_secret(tmp_path):
-    message = _error(_write(tmp_path, {"environment": "production"}))
-    assert "jwt_secret" in message
+def test_no_secret_has_a_default(tmp_path):
+    """The shipped config once carried a public JWT secret; now unset means 'generate one'."""
+    settings = load_settings(_write(tmp_path, {"environment": "production"}), environ={})
+    assert settings.auth.jwt_secret is None and settings.auth.key_pepper is None
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ("JWT_SECRET", "jwt_secret"),
+        ("FOLIO_KEY_PEPPER", "key_pepper"),
+        ("FOLIO_ADMIN_API_KEY", "admin_api_key"),
+    ],
+)
+def test_production_refuses_secrets_shorter_than_32_bytes(tmp_path, env, name):
+    path = _write(tmp_path, {"environment": "production"})
+    message = _error(path, environ={env: "x" * 31, "FOLIO_ENV": "production"})
+    assert f"auth.{name}" in message and "32 bytes" in message and env in message
+    assert load_settings(path, environ={env: "x" * 32}).environment == "production"
+    # Outside production a short secret is allowed (tests, a laptop).
+    assert load_settings(_write(tmp_path, {}), environ={env: "short"})
+
+
+@pytest.mark.parametrize("value", ["dev-only-change-me", "dev-only-pepper-change-me"])
+def test_public_secrets_are_refused_in_every_environment(tmp_path, value):
+    for environment in ("development", "test", "production"):
+        message = _error(_write(tmp_path, {"environment": environment}), {"JWT_SECRET": value})
+        assert "auth.jwt_secret" in message and "public" in message
 
 
 def test_chunk_overlap_must_be_below_size(tmp_path):
@@ -114,3 +139,4 @@ def test_chunk_overlap_must_be_below_size(tmp_path):
 def test_repo_config_is_valid(repo_root):
     settings = load_settings(repo_root / "config.yaml", environ={})
     assert settings.sources and settings.embedding.provider == "local"
+    assert settings.auth.jwt_secret is None  # no secret in the repository
