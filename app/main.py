@@ -56,7 +56,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
-            migrate.upgrade(settings.database.url)
+            migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
         app.state.engine = make_engine(settings.database.url)
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix

@@ -39,8 +39,26 @@ class RefreshRequest(_Input):
     refresh_token: SafeStr = Field(max_length=4096)
 
 
+class TotpEnrollRequest(_Input):
+    password: SafeStr = Field(max_length=200, description="The account's password, again")
+
+
 class TotpConfirmRequest(_Input):
     code: SafeStr = Field(max_length=12)
+
+
+class MfaRequest(_Input):
+    mfa_token: SafeStr = Field(max_length=4096, description="From an MFA challenge")
+    totp_code: SafeStr | None = Field(default=None, max_length=12)
+    recovery_code: SafeStr | None = Field(default=None, max_length=40)
+
+
+class OAuthLinkRequest(_Input):
+    password: SafeStr = Field(max_length=200, description="The account's password, again")
+
+
+class OAuthLinkStart(BaseModel):
+    authorization_url: str = Field(description="Send the browser here; the callback links")
 
 
 class TotpEnrollment(BaseModel):

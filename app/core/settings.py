@@ -75,6 +75,12 @@ class ApiConfig(_Strict):
     redis_url: str | None = None
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)  # login/register/refresh per IP
     auth_rate_limit_per_day: int = Field(default=500, ge=1)
+    # password / TOTP / recovery-code attempts per target account, from any number of IPs
+    auth_account_rate_limit_per_minute: int = Field(default=10, ge=1)
+    auth_account_rate_limit_per_day: int = Field(default=100, ge=1)
+    # creating and deleting sessions, rating answers: per caller (key, user or IP)
+    write_rate_limit_per_minute: int = Field(default=30, ge=1)
+    write_rate_limit_per_day: int = Field(default=1000, ge=1)
     rate_limit_key_prefix: str = Field(default="folio-rl", min_length=1, max_length=64)
     session_timeout_hours: float = Field(default=24.0, gt=0)
 

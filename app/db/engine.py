@@ -1,14 +1,25 @@
 """One SQLAlchemy engine per app (opened in the lifespan), sessions per request.
 
 SQLite is the embedded default; PostgreSQL comes through DATABASE_URL. `postgres://` (as some
-hosts hand it out) is normalised to the psycopg2 driver name SQLAlchemy expects.
+hosts hand it out) is normalised to the psycopg2 driver name SQLAlchemy expects. A SQLite file
+is created (with its folder) owner-only, mode 0600: it holds password hashes and encrypted TOTP
+secrets; SQLite gives its journal and WAL files the same mode.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
+
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
+
+log = logging.getLogger("folio.db")
+
+PG_CONNECT_TIMEOUT_S = 5  # an unreachable host fails in seconds, not after the TCP timeout
 
 
 def normalise_url(url: str) -> str:
@@ -19,10 +30,36 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None (not SQLite, in memory)."""
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the folder and an empty owner-only file; tighten a file others can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, 0o600)
+        log.warning("database file %s was mode %o; now 0600", path, mode)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets foreign keys on and cross-thread use (FastAPI pools)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        if (path := sqlite_path(url)) is not None:
+            prepare_sqlite_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -33,4 +70,6 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    )

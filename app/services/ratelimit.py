@@ -7,6 +7,7 @@ replicas cannot overshoot the limit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.core.errors import RateLimited
+from app.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,20 @@ class RateLimiter:
         close = getattr(getattr(self.storage, "storage", None), "close", None)
         if callable(close):
             close()
+
+
+def account_subject(account: str) -> str:
+    """Rate-limit identity of a target account; hashed, so Redis keys hold no email address."""
+    return "account:" + hashlib.sha256(account.encode()).hexdigest()[:32]
+
+
+def hit_account(limiter: RateLimiter, *, settings: Settings, account: str) -> LimitState:
+    """Count a password/TOTP attempt against the account it targets, from whichever IP: a
+    botnet spreading guesses over many addresses still gets only this many per account."""
+    api = settings.api
+    return limiter.hit(
+        "auth-account",
+        account_subject(account),
+        per_minute=api.auth_account_rate_limit_per_minute,
+        per_day=api.auth_account_rate_limit_per_day,
+    )

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from app.core.secrets import ensure_secrets
 from app.db.models import ApiKey, User
 from tests.utils.apps import ADMIN_KEY, admin, make_settings, running
 
@@ -75,8 +76,9 @@ async def test_script_never_comes_back_executable(tmp_path: Path) -> None:
 async def test_errors_and_logs_leak_no_trace_sql_path_or_secret(tmp_path: Path, caplog) -> None:
     """A broken table makes SQLAlchemy raise with SQL in the message; neither the response
     nor any log line may show it, nor a traceback, a path or a secret."""
-    caplog.set_level(logging.DEBUG)
     settings = make_settings(tmp_path)
+    ensure_secrets(settings)  # its start-up line names the secrets folder, on purpose
+    caplog.set_level(logging.DEBUG)
     async with running(settings) as client:
         key = (
             await client.post("/keys", json={"name": "k", "scopes": ["ingest"]}, headers=admin())

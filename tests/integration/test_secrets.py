@@ -43,9 +43,7 @@ async def test_token_forged_with_the_old_public_secret_is_refused(tmp_path: Path
         assert r.status_code == 200 and r.json()["email"] == EMAIL
 
 
-async def test_secrets_are_generated_once_0600_and_survive_restarts(
-    tmp_path: Path, caplog
-) -> None:
+async def test_secrets_are_generated_once_0600_and_survive_restarts(tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     settings = make_settings(tmp_path)
     assert settings.auth.jwt_secret is None
@@ -79,9 +77,7 @@ async def test_secrets_are_generated_once_0600_and_survive_restarts(
 
 
 def test_environment_secrets_are_never_written(tmp_path: Path) -> None:
-    settings = make_settings(
-        tmp_path, auth={"jwt_secret": "j" * 40, "key_pepper": "p" * 40}
-    )
+    settings = make_settings(tmp_path, auth={"jwt_secret": "j" * 40, "key_pepper": "p" * 40})
     ensure_secrets(settings)
     assert settings.auth.jwt_key() == "j" * 40
     assert not secrets_dir(settings).exists()

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import CurrentIdentity, DbDep, QueryAccess
+from app.api.deps import CurrentIdentity, DbDep, IdPath, QueryAccess, WriteRateLimit
 from app.core.errors import ERROR_RESPONSES
 from app.services.chat import aware
 from app.services.feedback import give_feedback
@@ -21,6 +21,11 @@ class FeedbackCreate(BaseModel):
 
     rating: Literal[1, -1] = Field(description="1: helpful, -1: not helpful")
     comment: str | None = Field(default=None, max_length=2000)
+    session_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The message's session id; required for anonymous sessions",
+    )
 
 
 class FeedbackPublic(BaseModel):
@@ -31,13 +36,23 @@ class FeedbackPublic(BaseModel):
     created_at: datetime
 
 
-@router.post("/messages/{message_id}/feedback", response_model=FeedbackPublic)
+@router.post(
+    "/messages/{message_id}/feedback",
+    response_model=FeedbackPublic,
+    dependencies=[WriteRateLimit],
+)
 def rate_message(
-    message_id: int, body: FeedbackCreate, identity: CurrentIdentity, db: DbDep
+    message_id: IdPath, body: FeedbackCreate, identity: CurrentIdentity, db: DbDep
 ) -> FeedbackPublic:
-    """Rate an answer of one of your sessions; rating again replaces your earlier rating."""
+    """Rate an answer of one of your sessions; rating again replaces your earlier rating.
+    Anonymous readers also send the message's `session_id`."""
     fb = give_feedback(
-        db=db, identity=identity, message_id=message_id, rating=body.rating, comment=body.comment
+        db=db,
+        identity=identity,
+        message_id=message_id,
+        rating=body.rating,
+        comment=body.comment,
+        session_id=body.session_id,
     )
     assert fb.id is not None
     return FeedbackPublic(
