@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
-from app.cli_common import ConfigOpt, cli_settings, console, err_console
+from app.cli_common import ConfigOpt, cli_settings, console, err_console, uvicorn_options
 from app.core.settings import Settings
 
 app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
@@ -193,7 +193,13 @@ def serve(
     if local:
         write_server_info(settings.storage_dir, host=host, port=port, token=token)
     try:
-        uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            **uvicorn_options(settings),
+        )
     finally:
         remove_server_info(settings.storage_dir)
 

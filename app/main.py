@@ -28,6 +28,7 @@ from app.core.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
 )
 from app.core.secrets import ensure_secrets
 from app.core.settings import Settings
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(usage.router)
     app.include_router(metrics.router)
 
+    app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
     if settings.api.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

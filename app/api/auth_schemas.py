@@ -1,4 +1,5 @@
-"""Request/response models for /auth, /keys and /users. Strings refuse control characters."""
+"""Request/response models for /auth, /keys and /users. Strings refuse control characters
+and lone surrogates."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.core.textcheck import has_control_chars
+from app.core.textcheck import text_problem
 
 
 def _no_controls(value: str) -> str:
-    if has_control_chars(value):
-        raise ValueError("contains control characters")
+    if (problem := text_problem(value)) is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -81,8 +82,8 @@ class UserPublic(BaseModel):
 class KeyCreate(_Input):
     name: SafeStr = Field(min_length=1, max_length=100)
     scopes: list[SafeStr] = Field(min_length=1, max_length=3, examples=[["ingest", "query"]])
-    rate_limit_per_minute: int | None = Field(default=None, ge=1)
-    rate_limit_per_day: int | None = Field(default=None, ge=1)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    rate_limit_per_day: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
 
 class KeyRotate(_Input):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request, Response
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.errors import Unauthorized
@@ -28,6 +29,10 @@ def get_db(request: Request) -> Iterator[Session]:
     """One session per request on the engine the lifespan opened."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
 
 
 def get_holder(request: Request) -> IndexHolder:
@@ -53,6 +58,7 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]

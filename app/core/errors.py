@@ -12,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("folio.errors")
@@ -64,8 +66,18 @@ class RateLimited(FolioError):
     code, status = "rate_limited", 429
 
 
+RETRY_AFTER_S = 5  # what a 503 tells clients to wait before trying again
+
+
 class ServiceUnavailable(FolioError):
+    """A dependency (database, vector store, LLM, login provider) is down: 503 + Retry-After."""
+
     code, status = "unavailable", 503
+
+    def __init__(
+        self, message: str = "Service unavailable", *, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S), **(headers or {})})
 
 
 class ErrorBody(BaseModel):
@@ -166,6 +178,27 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(request, exc.status_code, code, message, exc.headers)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A driver error is either the database being away (503: retry later) or a bug (500).
+        # Ask the database itself rather than guess from the message.
+        from app.db.engine import database_problem
+
+        engine = getattr(request.app.state, "engine", None)
+        problem = await run_in_threadpool(database_problem, engine) if engine else None
+        if problem is not None:
+            log.error(
+                "database unavailable request_id=%s type=%s problem=%s",
+                request_id_of(request),
+                type(exc.orig or exc).__name__,
+                problem,
+            )
+            unavailable = ServiceUnavailable("The database is unavailable, try again later")
+            return error_response(
+                request, 503, unavailable.code, unavailable.message, unavailable.headers
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -6,6 +6,7 @@ Precedence: explicit arguments > environment (the operator names in DESIGN.md) >
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -83,6 +84,9 @@ class ApiConfig(_Strict):
     write_rate_limit_per_day: int = Field(default=1000, ge=1)
     rate_limit_key_prefix: str = Field(default="folio-rl", min_length=1, max_length=64)
     session_timeout_hours: float = Field(default=24.0, gt=0)
+    # Proxies (IPs or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    # Empty: the socket peer is the client (uvicorn's own default trusts 127.0.0.1).
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -90,6 +94,18 @@ class ApiConfig(_Strict):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _ip_or_network(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item.strip() == "*":
+                raise ValueError("'*' would let any client choose its own address; list proxies")
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return [item.strip() for item in value]
 
     @field_validator("redis_url")
     @classmethod

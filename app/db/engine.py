@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
@@ -73,3 +73,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
     )
+
+
+def database_problem(engine: Engine) -> str | None:
+    """None when the database answers `SELECT 1`, else a short reason safe to show (no host,
+    path or message: /ready is public). A SQLite file that was removed counts as unreachable
+    even while pooled connections still read the deleted inode."""
+    path = sqlite_path(str(engine.url))
+    if path is not None and not path.exists():
+        return "unreachable (database file missing)"
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return None

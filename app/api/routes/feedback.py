@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.auth_schemas import SafeStr
 from app.api.deps import CurrentIdentity, DbDep, IdPath, QueryAccess, WriteRateLimit
 from app.core.errors import ERROR_RESPONSES
 from app.services.chat import aware
@@ -21,7 +22,7 @@ class FeedbackCreate(BaseModel):
 
     rating: Literal[1, -1] = Field(description="1: helpful, -1: not helpful")
     comment: str | None = Field(default=None, max_length=2000)
-    session_id: str | None = Field(
+    session_id: SafeStr | None = Field(
         default=None,
         max_length=64,
         description="The message's session id; required for anonymous sessions",
