@@ -145,11 +145,19 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{loc}: {message}"
 
 
+TRACEBACK = "Traceback (most recent call last)"
+
+
 class NoTracebackFilter(logging.Filter):
     """Drops exc_info from records: Starlette re-raises after our handler has sent the 500, and
     the server (uvicorn) would log the full traceback, which can hold SQL, paths and secrets."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(TRACEBACK):
+            # Starlette hands a failed lifespan's traceback to uvicorn as text: keep only
+            # its last line, `Type: message` (DatabaseUnreachable says the cause and the fix).
+            lines = [line for line in record.getMessage().splitlines() if line.strip()]
+            record.msg, record.args = f"startup failed: {lines[-1].strip()}", ()
         if record.exc_info:
             exc = record.exc_info[1]
             record.msg = f"{record.msg} type={type(exc).__name__} at={where(exc) if exc else '-'}"

@@ -345,3 +345,77 @@ def test_trusted_proxies_must_be_addresses(tmp_path: Path) -> None:
     for bad in (["*"], ["proxy.internal"]):
         with pytest.raises(ConfigError, match="trusted_proxies"):
             make_settings(tmp_path, api={"trusted_proxies": bad})
+
+
+DISPLAY = {"answer", "text", "chapter", "section", "book", "question", "standalone_question"}
+DISPLAY |= {"title", "comment"}
+
+
+def _check_html_twins(obj, where: str = "$") -> int:  # type: ignore[no-untyped-def]
+    """Every display-text field has an escaped `_html` twin, any string holding markup has
+    one, and no `_html` field holds live markup. Returns how many twins were checked."""
+    import html
+
+    checked = 0
+    if isinstance(obj, list):
+        return sum(_check_html_twins(v, f"{where}[{i}]") for i, v in enumerate(obj))
+    if not isinstance(obj, dict):
+        return 0
+    for key, value in obj.items():
+        if isinstance(value, dict | list):
+            checked += _check_html_twins(value, f"{where}.{key}")
+        if key.endswith("_html"):
+            assert value is None or "<" not in value, (where, key, value)
+            continue
+        if key in DISPLAY or (isinstance(value, str) and "<" in value):
+            assert f"{key}_html" in obj, f"{where}.{key} has no {key}_html twin"
+            assert obj[f"{key}_html"] == (None if value is None else html.escape(value))
+            checked += 1
+    return checked
+
+
+async def test_every_display_field_has_an_escaped_twin(tmp_path: Path) -> None:
+    """Regression (issue 14, item 16): `<script>` came back raw in chapter, section, SSE
+    `delta` and session question/answer/title, while /query offered `*_html` fields for some
+    fields only. The rule is now the same everywhere (docs/API_REFERENCE.md)."""
+    from tests.utils.sse import iter_events
+
+    payload = "<script>alert(1)</script>"
+    async with running(make_settings(tmp_path)) as client:
+        doc = {
+            "chapter": f"Hydration {payload}",
+            "content": f"# Hydration\n\n## Water {payload}\n\nHydration is water over flour. "
+            f"{payload} Hydration matters for the crumb.",
+        }
+        assert (await client.post("/ingest", json=doc, headers=admin())).status_code == 200
+        question = {"query": f"What is hydration? {payload}"}
+        bodies = [(await client.post("/query", json=question)).json()]
+        async with client.stream("POST", "/query/stream", json=question) as r:
+            await r.aread()
+            bodies += [data for _, data in iter_events(r)]
+        sid = (await client.post("/sessions")).json()["id"]
+        bodies.append((await client.post(f"/sessions/{sid}/messages", json=question)).json())
+        async with client.stream("POST", f"/sessions/{sid}/messages/stream", json=question) as r:
+            await r.aread()
+            events = list(iter_events(r))
+        bodies += [data for _, data in events]
+        mid = events[-1][1]["message_id"]
+        fb = {"rating": -1, "comment": payload, "session_id": sid}
+        bodies.append((await client.post(f"/messages/{mid}/feedback", json=fb)).json())
+        bodies.append((await client.get(f"/sessions/{sid}")).json())
+        key = (
+            await client.post("/keys", json={"name": "k", "scopes": ["query"]}, headers=admin())
+        ).json()["key"]
+        listed = await client.post("/sessions", headers={"X-API-Key": key})
+        await client.post(
+            f"/sessions/{listed.json()['id']}/messages", json=question, headers={"X-API-Key": key}
+        )
+        bodies.append((await client.get("/sessions", headers={"X-API-Key": key})).json())
+
+    assert any(name == "delta" for name, _ in events)
+    assert any(payload in str(b) for b in bodies)  # raw fields carry the data as stored
+    checked = sum(_check_html_twins(b) for b in bodies)
+    assert checked > 30
+    seen = str(bodies)
+    for field in ("chapter_html", "section_html", "title_html", "question_html", "comment_html"):
+        assert field in seen, field

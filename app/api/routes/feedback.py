@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.api.auth_schemas import SafeStr
 from app.api.deps import CurrentIdentity, DbDep, IdPath, QueryAccess, WriteRateLimit
+from app.api.schemas import escaped
 from app.core.errors import ERROR_RESPONSES
 from app.services.chat import aware
 from app.services.feedback import give_feedback
@@ -35,6 +36,11 @@ class FeedbackPublic(BaseModel):
     rating: int
     comment: str | None
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def comment_html(self) -> str | None:
+        return escaped(self.comment)
 
 
 @router.post(
