@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
-from app.cli_common import ConfigOpt, cli_settings, console, err_console
+from app.cli_common import ConfigOpt, cli_settings, console, err_console, uvicorn_options
 from app.core.settings import Settings
 
 app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
@@ -32,7 +32,7 @@ def _settings(config: Path | None) -> Settings:
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -220,6 +220,9 @@ def serve(
     from app.services.handoff import new_token, remove_server_info, write_server_info
 
     settings = _settings(config)
+    from app.db.migrate import ensure_reachable
+
+    ensure_reachable(settings.database.url)  # one line now, not a traceback from the lifespan
     token = new_token()
     local = not settings.vector_store.is_server
     application = create_app(
@@ -230,7 +233,13 @@ def serve(
     if local:
         write_server_info(settings.storage_dir, host=host, port=port, token=token)
     try:
-        uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            **uvicorn_options(settings),
+        )
     finally:
         remove_server_info(settings.storage_dir)
 
@@ -355,10 +364,38 @@ def _print_eval(results: list) -> None:
 
 
 def main() -> None:
+    """Every expected failure is one line naming the cause and the fix, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from app.core.settings import ConfigError
+    from app.db.migrate import DatabaseUnreachable
+
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ConfigError as exc:
+        err_console.print(f"[red]config error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except DatabaseUnreachable as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except DBAPIError as exc:
+        orig = exc.orig or exc
+        reason = (str(orig).strip().splitlines() or [""])[0]
+        err_console.print(
+            f"[red]error:[/red] database error ({type(orig).__name__}: {reason}); "
+            "check database.url in the config file or DATABASE_URL, then `folio db upgrade`",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        err_console.print(
+            f"[red]error:[/red] {exc.strerror or exc}{where}", highlight=False, soft_wrap=True
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

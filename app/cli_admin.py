@@ -24,10 +24,12 @@ def db_upgrade(
     config: ConfigOpt = None,
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
+    from app.core.secrets import ensure_secrets
     from app.db import migrate
 
     settings = _settings(config)
-    migrate.upgrade(settings.database.url, revision)
+    ensure_secrets(settings)  # migration 0003 encrypts TOTP secrets with the pepper
+    migrate.upgrade(settings.database.url, revision, key_pepper=settings.auth.pepper())
     console.print(f"database at {revision}")
 
 
@@ -37,10 +39,12 @@ def db_downgrade(
     config: ConfigOpt = None,
 ) -> None:
     """Revert migrations down to REVISION (default: one step)."""
+    from app.core.secrets import ensure_secrets
     from app.db import migrate
 
     settings = _settings(config)
-    migrate.downgrade(settings.database.url, revision)
+    ensure_secrets(settings)
+    migrate.downgrade(settings.database.url, revision, key_pepper=settings.auth.pepper())
     console.print(f"database downgraded ({revision})")
 
 
@@ -67,12 +71,14 @@ def _db(config: Path | None):  # type: ignore[no-untyped-def]
     """Settings plus a session on a migrated database."""
     from sqlmodel import Session
 
+    from app.core.secrets import ensure_secrets
     from app.db import migrate
     from app.db.engine import make_engine
 
     settings = _settings(config)
+    ensure_secrets(settings)
     if settings.database.auto_migrate:
-        migrate.upgrade(settings.database.url)
+        migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
     return settings, Session(make_engine(settings.database.url), expire_on_commit=False)
 
 

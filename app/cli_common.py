@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,5 +23,16 @@ def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
     try:
         return load_settings(config, check_paths=check_paths)
     except ConfigError as exc:
-        err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]config error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Proxy-header handling for `folio serve`: X-Forwarded-* are believed only from
+    `api.trusted_proxies`. None configured: uvicorn's proxy middleware is off, because its
+    default trusts 127.0.0.1, and a local reverse proxy that does not overwrite the header
+    (or any local process) would let a client pick its own address, and so its rate limit."""
+    proxies = settings.api.trusted_proxies
+    if not proxies:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(proxies)}

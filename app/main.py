@@ -28,7 +28,9 @@ from app.core.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
 )
+from app.core.secrets import ensure_secrets
 from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import make_engine
@@ -50,11 +52,12 @@ def create_app(
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
     logging.basicConfig(level=settings.log_level)
+    ensure_secrets(settings)  # unset secrets: generated once into the storage folder
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
-            migrate.upgrade(settings.database.url)
+            migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
         app.state.engine = make_engine(settings.database.url, settings.database)
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
@@ -101,6 +104,7 @@ def create_app(
     app.include_router(usage.router)
     app.include_router(metrics.router)
 
+    app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
     if settings.api.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

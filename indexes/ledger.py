@@ -132,6 +132,9 @@ def make_ledger_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    for plain in ("postgres://", "postgresql://"):  # SQLAlchemy 2.1 defaults to psycopg 3
+        if url.startswith(plain):
+            url = "postgresql+psycopg2://" + url.removeprefix(plain)
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
 
 

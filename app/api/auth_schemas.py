@@ -1,4 +1,5 @@
-"""Request/response models for /auth, /keys and /users. Strings refuse control characters."""
+"""Request/response models for /auth, /keys and /users. Strings refuse control characters
+and lone surrogates."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.core.textcheck import has_control_chars
+from app.core.textcheck import text_problem
 
 
 def _no_controls(value: str) -> str:
-    if has_control_chars(value):
-        raise ValueError("contains control characters")
+    if (problem := text_problem(value)) is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -39,8 +40,26 @@ class RefreshRequest(_Input):
     refresh_token: SafeStr = Field(max_length=4096)
 
 
+class TotpEnrollRequest(_Input):
+    password: SafeStr = Field(max_length=200, description="The account's password, again")
+
+
 class TotpConfirmRequest(_Input):
     code: SafeStr = Field(max_length=12)
+
+
+class MfaRequest(_Input):
+    mfa_token: SafeStr = Field(max_length=4096, description="From an MFA challenge")
+    totp_code: SafeStr | None = Field(default=None, max_length=12)
+    recovery_code: SafeStr | None = Field(default=None, max_length=40)
+
+
+class OAuthLinkRequest(_Input):
+    password: SafeStr = Field(max_length=200, description="The account's password, again")
+
+
+class OAuthLinkStart(BaseModel):
+    authorization_url: str = Field(description="Send the browser here; the callback links")
 
 
 class TotpEnrollment(BaseModel):
@@ -63,8 +82,8 @@ class UserPublic(BaseModel):
 class KeyCreate(_Input):
     name: SafeStr = Field(min_length=1, max_length=100)
     scopes: list[SafeStr] = Field(min_length=1, max_length=3, examples=[["ingest", "query"]])
-    rate_limit_per_minute: int | None = Field(default=None, ge=1)
-    rate_limit_per_day: int | None = Field(default=None, ge=1)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    rate_limit_per_day: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
 
 class KeyRotate(_Input):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from app.api.schemas import SourceOut
+from app.api.schemas import SourceOut, escaped
 
 
 class SessionPublic(BaseModel):
@@ -15,6 +15,11 @@ class SessionPublic(BaseModel):
     created_at: datetime
     last_active_at: datetime
     expires_at: datetime = Field(description="When it expires unless used again")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def title_html(self) -> str | None:
+        return escaped(self.title)
 
 
 class SessionsPublic(BaseModel):
@@ -40,6 +45,21 @@ class MessagePublic(BaseModel):
     mode: str
     latency_ms: float
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def question_html(self) -> str:
+        return escaped(self.question) or ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def standalone_question_html(self) -> str:
+        return escaped(self.standalone_question) or ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def answer_html(self) -> str:
+        return escaped(self.answer) or ""
 
 
 class SessionDetail(SessionPublic):

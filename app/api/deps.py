@@ -6,7 +6,7 @@ import hmac
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Path, Request, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -32,6 +32,10 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
 def get_holder(request: Request) -> IndexHolder:
     return request.app.state.index_holder
 
@@ -52,18 +56,19 @@ def get_answer_pool(request: Request) -> AnswerPool:
     return request.app.state.answer_pool
 
 
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
-
+# Integer ids in paths fit the database's integer columns (PostgreSQL: 32 bits); a bigger
+# number is a 422, not an overflow deep in the driver.
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 FaqCacheDep = Annotated[FaqCache | None, Depends(get_faq_cache)]
 AnswerPoolDep = Annotated[AnswerPool, Depends(get_answer_pool)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def get_identity(
@@ -74,13 +79,12 @@ def get_identity(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Identity:
     """API key (X-API-Key or Bearer), else JWT user (Bearer), else anonymous by client IP."""
-    client_ip = request.client.host if request.client else "unknown"
     identity = resolve_identity(
         db=db,
         settings=settings,
         api_key=x_api_key,
         authorization=authorization,
-        client_ip=client_ip,
+        client_ip=client_ip(request),
     )
     db.commit()  # ends the read transaction: no connection held for the rest of the request
     return identity
@@ -130,15 +134,23 @@ def require_ingest_or_handoff(
     get_identity(request, db, settings, x_api_key, authorization).require("ingest")
 
 
+def client_ip(request: Request) -> str:
+    """The socket peer (or, behind `api.trusted_proxies`, what uvicorn took from the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
 def rate_limit(bucket: str) -> Callable[..., Identity]:
-    """Count the request against `bucket` for the caller; 429 with Retry-After when over."""
+    """Count the request against `bucket` for the caller; 429 with Retry-After when over.
+
+    `query` and `writes` count per identity (key, user or IP); per-key overrides apply to
+    `query` only."""
 
     def check(
         identity: CurrentIdentity, limiter: LimiterDep, settings: SettingsDep, response: Response
     ) -> Identity:
         api, key = settings.api, identity.key
-        if bucket == "auth":
-            per_minute, per_day = api.auth_rate_limit_per_minute, api.auth_rate_limit_per_day
+        if bucket == "writes":
+            per_minute, per_day = api.write_rate_limit_per_minute, api.write_rate_limit_per_day
         else:
             per_minute = (key.rate_limit_per_minute if key else None) or api.rate_limit_per_minute
             per_day = (key.rate_limit_per_day if key else None) or api.rate_limit_per_day
@@ -150,9 +162,25 @@ def rate_limit(bucket: str) -> Callable[..., Identity]:
     return check
 
 
+def auth_rate_limit(
+    request: Request, limiter: LimiterDep, settings: SettingsDep, response: Response
+) -> None:
+    """Login, register, refresh, logout, MFA and OAuth: per client IP, whatever credentials the
+    request carries (a caller's own token must not open a fresh bucket for guessing)."""
+    api = settings.api
+    state = limiter.hit(
+        "auth",
+        f"ip:{client_ip(request)}",
+        per_minute=api.auth_rate_limit_per_minute,
+        per_day=api.auth_rate_limit_per_day,
+    )
+    response.headers.update(state.headers())
+
+
 IngestScope = Depends(require_scope("ingest"))
 AdminScope = Depends(require_scope("admin"))
 IngestOrHandoff = Depends(require_ingest_or_handoff)
 QueryAccess = Depends(require_scope("query"))
 QueryRateLimit = Depends(rate_limit("query"))  # shared by /query and chat
-AuthRateLimit = Depends(rate_limit("auth"))  # login/register/refresh, per IP
+WriteRateLimit = Depends(rate_limit("writes"))  # new sessions, deletions, feedback
+AuthRateLimit = Depends(auth_rate_limit)  # login/register/refresh/logout/MFA/OAuth, per IP

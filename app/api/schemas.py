@@ -1,4 +1,10 @@
-"""Request and response models of the HTTP API."""
+"""Request and response models of the HTTP API.
+
+HTML rule (docs/security.md, docs/API_REFERENCE.md): in reader-facing responses every free-text
+field (answers, passages, chapter/section/book titles, questions, session titles, comments,
+streamed text) has an `<name>_html` twin that is HTML-escaped and safe to insert as HTML. The
+field without the suffix is the raw text, for non-HTML clients: never insert it as HTML.
+Identifiers, enums, numbers and timestamps have no twin; display them as text."""
 
 from __future__ import annotations
 
@@ -17,13 +23,34 @@ class QueryRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=50)
 
 
+def escaped(text: str | None) -> str | None:
+    """The HTML-escaped twin of a text field (None stays None)."""
+    return None if text is None else html.escape(text)
+
+
 class SourceOut(Source):
-    """A source with its text also HTML-escaped (ingested `<script>` never comes back live)."""
+    """A source whose displayable text also comes HTML-escaped (ingested `<script>` never
+    comes back live): `text_html`, `chapter_html`, `section_html`, `book_html`."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def text_html(self) -> str:
         return html.escape(self.text)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def chapter_html(self) -> str | None:
+        return escaped(self.chapter)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def section_html(self) -> str | None:
+        return escaped(self.section)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def book_html(self) -> str | None:
+        return escaped(self.book)
 
 
 class QueryResponse(Answer):

@@ -12,7 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("folio.errors")
@@ -65,8 +67,18 @@ class RateLimited(FolioError):
     code, status = "rate_limited", 429
 
 
+RETRY_AFTER_S = 5  # what a 503 tells clients to wait before trying again
+
+
 class ServiceUnavailable(FolioError):
+    """A dependency (database, vector store, LLM, login provider) is down: 503 + Retry-After."""
+
     code, status = "unavailable", 503
+
+    def __init__(
+        self, message: str = "Service unavailable", *, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S), **(headers or {})})
 
 
 class ErrorBody(BaseModel):
@@ -134,11 +146,19 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{loc}: {message}"
 
 
+TRACEBACK = "Traceback (most recent call last)"
+
+
 class NoTracebackFilter(logging.Filter):
     """Drops exc_info from records: Starlette re-raises after our handler has sent the 500, and
     the server (uvicorn) would log the full traceback, which can hold SQL, paths and secrets."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(TRACEBACK):
+            # Starlette hands a failed lifespan's traceback to uvicorn as text: keep only
+            # its last line, `Type: message` (DatabaseUnreachable says the cause and the fix).
+            lines = [line for line in record.getMessage().splitlines() if line.strip()]
+            record.msg, record.args = f"startup failed: {lines[-1].strip()}", ()
         if record.exc_info:
             exc = record.exc_info[1]
             record.msg = f"{record.msg} type={type(exc).__name__} at={where(exc) if exc else '-'}"
@@ -179,6 +199,27 @@ def install_error_handlers(app: FastAPI) -> None:
             "The database is busy, try again shortly",
             {"Retry-After": "1"},
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A driver error is either the database being away (503: retry later) or a bug (500).
+        # Ask the database itself rather than guess from the message.
+        from app.db.engine import database_problem
+
+        engine = getattr(request.app.state, "engine", None)
+        problem = await run_in_threadpool(database_problem, engine) if engine else None
+        if problem is not None:
+            log.error(
+                "database unavailable request_id=%s type=%s problem=%s",
+                request_id_of(request),
+                type(exc.orig or exc).__name__,
+                problem,
+            )
+            unavailable = ServiceUnavailable("The database is unavailable, try again later")
+            return error_response(
+                request, 503, unavailable.code, unavailable.message, unavailable.headers
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

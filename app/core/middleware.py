@@ -1,15 +1,22 @@
-"""ASGI middleware: request ids and a hard cap on request body size.
+"""ASGI middleware: request ids, security headers, a hard cap on request body size, and the
+last-resort 500.
 
 The body cap counts bytes as they arrive, so a client lying in (or omitting) Content-Length
-still cannot make the server buffer more than the limit.
+(a chunked upload) still cannot make the server buffer more than the limit, and gets the same
+413 either way.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import where
+
+log = logging.getLogger("folio.errors")
 
 
 class RequestIdMiddleware:
@@ -34,10 +41,6 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimitMiddleware:
     """Rejects bodies over `max_bytes` with 413 in the standard error shape."""
 
@@ -55,28 +58,38 @@ class BodySizeLimitMiddleware:
             await self._reject(scope, send)
             return
         received = 0
-        started = False
+        started = rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            # Over the limit: answer 413 right here and tell the app the client went away.
+            # (Raising instead would reach FastAPI's body parser, which turns any error into
+            # 400 "error parsing the body": the 400-for-chunked bug.)
+            nonlocal received, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    rejected = True
+                    if not started:
+                        await self._reject(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if rejected:  # the 413 is out; whatever the app answers to the "disconnect" is not
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._reject(scope, send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         request_id = scope.get("state", {}).get("request_id", "-")
@@ -165,3 +178,58 @@ async def _send_error(scope: Scope, send: Send, status: int, code: str, message:
         }
     )
     await send({"type": "http.response.body", "body": body.encode()})
+
+
+class UnhandledErrorMiddleware:
+    """The innermost of Folio's middleware: an unexpected exception becomes the standard 500
+    here, inside the request-id and security-header middleware, so the response carries both
+    and the connection stays open. (A handler for `Exception` runs outside all middleware,
+    and Starlette re-raises after it, so the server drops the connection.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # mid-stream: nothing valid can be sent any more
+                raise
+            request_id = scope.get("state", {}).get("request_id", "-")
+            log.error(
+                "unhandled error request_id=%s type=%s at=%s",
+                request_id,
+                type(exc).__name__,
+                where(exc),
+            )
+            body = json.dumps(
+                {
+                    "error": {
+                        "code": "internal",
+                        "message": "Internal error",
+                        "request_id": request_id,
+                    }
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,5 @@
-"""Primitives: bcrypt passwords, HMAC-hashed API keys, JWTs (joserfc), TOTP (pyotp).
+"""Primitives: bcrypt passwords, HMAC-hashed API keys, JWTs (joserfc), TOTP (pyotp), and
+AES-GCM encryption of TOTP secrets at rest (cryptography).
 
 No I/O and no database here; services combine these with storage.
 
@@ -10,9 +11,11 @@ Passwords are low-entropy and chosen by people, so they get bcrypt.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -20,6 +23,10 @@ from typing import Any
 
 import bcrypt
 import pyotp
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
@@ -160,3 +167,40 @@ def match_totp_step(secret: str, code: str, *, now: float | None = None) -> int 
 
 def new_recovery_codes(n: int = 10) -> list[str]:
     return [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(n)]
+
+
+# --- TOTP secrets at rest -------------------------------------------------------------------
+# A TOTP secret must be readable to check codes, so it cannot be hashed like a password. It is
+# encrypted with AES-256-GCM under a key derived (HKDF-SHA-256) from the key pepper, with the
+# user id as associated data: a copied database alone yields no secret, and a ciphertext moved
+# to another user's row does not decrypt. The pepper, not JWT_SECRET, is the root: rotating the
+# JWT secret (to end every login) must not wipe everyone's second factor.
+
+TOTP_CIPHER_PREFIX = "v1:"
+
+
+class SecretDecryptError(Exception):
+    """The stored TOTP secret does not decrypt with this server's key (pepper changed?)."""
+
+
+def totp_data_key(pepper: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"folio totp-secret v1"
+    ).derive(pepper.encode())
+
+
+def encrypt_totp_secret(secret: str, *, key: bytes, user_id: int) -> str:
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, secret.encode(), f"user:{user_id}".encode())
+    return TOTP_CIPHER_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def decrypt_totp_secret(stored: str, *, key: bytes, user_id: int) -> str:
+    if not stored.startswith(TOTP_CIPHER_PREFIX):
+        raise SecretDecryptError("not an encrypted TOTP secret")
+    try:
+        raw = base64.urlsafe_b64decode(stored.removeprefix(TOTP_CIPHER_PREFIX))
+        plain = AESGCM(key).decrypt(raw[:12], raw[12:], f"user:{user_id}".encode())
+    except (InvalidTag, ValueError) as exc:
+        raise SecretDecryptError("TOTP secret does not decrypt with this key") from exc
+    return plain.decode()

@@ -6,6 +6,7 @@ Precedence: explicit arguments > environment (the operator names in DESIGN.md) >
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -32,8 +33,9 @@ from indexes.config import (
 )
 
 DEFAULT_CONFIG = "config.yaml"
-DEV_JWT_SECRET = "dev-only-change-me"
-DEV_KEY_PEPPER = "dev-only-pepper-change-me"
+# Values that once shipped as defaults: public, so refused in every environment.
+PUBLIC_SECRETS = frozenset({"dev-only-change-me", "dev-only-pepper-change-me"})
+MIN_SECRET_BYTES = 32  # in production, for JWT_SECRET, FOLIO_KEY_PEPPER, FOLIO_ADMIN_API_KEY
 
 # Flat operator-facing environment names → nested settings paths.
 ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
@@ -74,6 +76,12 @@ class ApiConfig(_Strict):
     redis_url: str | None = None
     auth_rate_limit_per_minute: int = Field(default=20, ge=1)  # login/register/refresh per IP
     auth_rate_limit_per_day: int = Field(default=500, ge=1)
+    # password / TOTP / recovery-code attempts per target account, from any number of IPs
+    auth_account_rate_limit_per_minute: int = Field(default=10, ge=1)
+    auth_account_rate_limit_per_day: int = Field(default=100, ge=1)
+    # creating and deleting sessions, rating answers: per caller (key, user or IP)
+    write_rate_limit_per_minute: int = Field(default=30, ge=1)
+    write_rate_limit_per_day: int = Field(default=1000, ge=1)
     rate_limit_key_prefix: str = Field(default="folio-rl", min_length=1, max_length=64)
     session_timeout_hours: float = Field(default=24.0, gt=0)
     answer_workers: int | None = Field(
@@ -82,6 +90,9 @@ class ApiConfig(_Strict):
     max_pending: int = Field(
         default=256, ge=1, description="answers running or waiting before 503 + Retry-After"
     )
+    # Proxies (IPs or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are believed.
+    # Empty: the socket peer is the client (uvicorn's own default trusts 127.0.0.1).
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -89,6 +100,18 @@ class ApiConfig(_Strict):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _ip_or_network(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item.strip() == "*":
+                raise ValueError("'*' would let any client choose its own address; list proxies")
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return [item.strip() for item in value]
 
     @field_validator("redis_url")
     @classmethod
@@ -159,11 +182,12 @@ class OAuthProviderConfig(_Strict):
 
 
 class AuthConfig(_Strict):
-    """Secrets and token lifetimes. Default secrets are refused in production."""
+    """Secrets and token lifetimes. There are no default secrets: unset ones are generated
+    into the storage folder by `app.core.secrets.ensure_secrets`."""
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_secret: SecretStr | None = None
     admin_api_key: SecretStr | None = None
-    key_pepper: SecretStr = SecretStr(DEV_KEY_PEPPER)
+    key_pepper: SecretStr | None = None
     jwt_issuer: str = "folio"
     jwt_audience: str = "folio-api"
     access_token_minutes: float = Field(default=15, gt=0)
@@ -172,6 +196,20 @@ class AuthConfig(_Strict):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     totp_issuer: str = "Folio"
     oauth_providers: dict[str, OAuthProviderConfig] = Field(default_factory=dict)
+
+    def jwt_key(self) -> str:
+        """The JWT signing secret (HS256)."""
+        return _resolved(self.jwt_secret, "jwt_secret")
+
+    def pepper(self) -> str:
+        """The HMAC pepper of API keys and recovery codes; also the root of the TOTP data key."""
+        return _resolved(self.key_pepper, "key_pepper")
+
+
+def _resolved(value: SecretStr | None, name: str) -> str:
+    if value is None:  # a programming error: create_app / the CLI call ensure_secrets first
+        raise RuntimeError(f"auth.{name} is not set: call app.core.secrets.ensure_secrets first")
+    return value.get_secret_value()
 
 
 class Settings(BaseSettings, IndexConfig):
@@ -198,19 +236,24 @@ class Settings(BaseSettings, IndexConfig):
         return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> Settings:
-        if (
-            self.environment == "production"
-            and self.auth.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    def _no_weak_secrets(self) -> Settings:
+        """Public values never; in production at least 32 bytes (generated ones have 64)."""
+        for name, env in (
+            ("jwt_secret", "JWT_SECRET"),
+            ("key_pepper", "FOLIO_KEY_PEPPER"),
+            ("admin_api_key", "FOLIO_ADMIN_API_KEY"),
         ):
-            raise ValueError("auth.jwt_secret: set JWT_SECRET; the default is for development")
-        if (
-            self.environment == "production"
-            and self.auth.key_pepper.get_secret_value() == DEV_KEY_PEPPER
-        ):
-            raise ValueError(
-                "auth.key_pepper: set FOLIO_KEY_PEPPER; the default is for development"
-            )
+            value: SecretStr | None = getattr(self.auth, name)
+            if value is None:
+                continue
+            raw = value.get_secret_value()
+            if raw in PUBLIC_SECRETS:
+                raise ValueError(f"auth.{name}: this value is public; set {env} to a random one")
+            if self.environment == "production" and len(raw.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"auth.{name}: at least {MIN_SECRET_BYTES} bytes in production ({env}); "
+                    "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
         return self
 
     @property
@@ -317,7 +360,7 @@ def format_validation_error(exc: ValidationError, path: Path) -> str:
     """First error only, as `file: dotted.key: message` — one line, no traceback."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    message = err["msg"]
+    message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

@@ -1,18 +1,30 @@
-"""One SQLAlchemy engine per app (opened in the lifespan), short sessions per unit of work.
+"""One SQLAlchemy engine per app (opened in the lifespan), sessions per request.
 
 SQLite is the embedded default; PostgreSQL comes through DATABASE_URL. `postgres://` (as some
-hosts hand it out) is normalised to the psycopg2 driver name SQLAlchemy expects. Requests hold a
-connection only while they talk to the database (never while the model works), so the pool is
-sized for short transactions; a request that cannot get one within `pool_timeout_s` gets 503.
+hosts hand it out) is normalised to the psycopg2 driver name SQLAlchemy expects. A SQLite file
+is created (with its folder) owner-only, mode 0600: it holds password hashes and encrypted TOTP
+secrets; SQLite gives its journal and WAL files the same mode.
+
+Requests hold a connection only while they talk to the database (never while the model works),
+so the pool is sized for short transactions; a request that cannot get one within
+`pool_timeout_s` gets 503.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
+
+log = logging.getLogger("folio.db")
+
+PG_CONNECT_TIMEOUT_S = 5  # an unreachable host fails in seconds, not after the TCP timeout
 
 
 def normalise_url(url: str) -> str:
@@ -23,27 +35,43 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL, or None (not SQLite, in memory)."""
+    parsed = make_url(normalise_url(url))
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the folder and an empty owner-only file; tighten a file others can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(path, 0o600)
+        log.warning("database file %s was mode %o; now 0600", path, mode)
+
+
 def ensure_sqlite_folder(url: str) -> None:
     """SQLite creates the file but not its folder (a fresh checkout has no storage/ yet)."""
-    if not url.startswith("sqlite"):
-        return
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if (path := sqlite_path(url)) is not None:
+        prepare_sqlite_file(path)
 
 
 def make_engine(url: str, cfg: Any = None) -> Engine:
     """An engine for `url` (cfg: the `database` settings section, for pool sizes).
 
-    SQLite gets WAL (readers never block the writer, commits are one fsync-free append with
-    synchronous=NORMAL), foreign keys, a busy timeout and cross-thread use.
+    SQLite gets WAL (readers never block the writer; with synchronous=NORMAL a commit is an
+    append, not an fsync), foreign keys, a busy timeout and cross-thread use.
     """
     url = normalise_url(url)
-    ensure_sqlite_folder(url)
     pool: dict[str, Any] = {}
     if cfg is not None:
         pool = {
@@ -52,9 +80,11 @@ def make_engine(url: str, cfg: Any = None) -> Engine:
             "pool_timeout": cfg.pool_timeout_s,
         }
     if url.startswith("sqlite"):
-        memory = url in ("sqlite://", "sqlite:///:memory:")
+        path = sqlite_path(url)
+        if path is not None:
+            prepare_sqlite_file(path)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False}, **({} if memory else pool)
+            url, connect_args={"check_same_thread": False}, **(pool if path else {})
         )
 
         @event.listens_for(engine, "connect")
@@ -62,10 +92,30 @@ def make_engine(url: str, cfg: Any = None) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
-            if not memory:
+            if path is not None:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        **pool,
+    )
+
+
+def database_problem(engine: Engine) -> str | None:
+    """None when the database answers `SELECT 1`, else a short reason safe to show (no host,
+    path or message: /ready is public). A SQLite file that was removed counts as unreachable
+    even while pooled connections still read the deleted inode."""
+    path = sqlite_path(str(engine.url))
+    if path is not None and not path.exists():
+        return "unreachable (database file missing)"
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return None

@@ -1,7 +1,8 @@
 """SQLModel tables. Change a table → add an Alembic revision (`alembic revision --autogenerate`).
 
 Secrets are never stored in clear: API keys and recovery codes as HMAC-SHA-256 digests,
-passwords as bcrypt hashes, refresh tokens by their id only (the token is a signed JWT).
+passwords as bcrypt hashes, refresh tokens by their id only (the token is a signed JWT), TOTP
+secrets AES-GCM encrypted (`app.core.security.encrypt_totp_secret`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True, index=True)
     password_hash: str | None = Field(default=None, max_length=100)  # None: OAuth-only account
     is_active: bool = True
-    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_secret: str | None = Field(default=None, max_length=255)  # "v1:" + AES-GCM, base64
     totp_enabled: bool = False
     totp_last_step: int = 0  # last accepted 30 s step: a code is never accepted twice
     created_at: datetime = Field(default_factory=utcnow)

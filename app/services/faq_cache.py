@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import Protocol
@@ -103,27 +104,54 @@ class MemoryFaqCache:
 class RedisFaqCache:
     """Hashes per namespace: id → float32 embedding bytes, id → answer JSON, normalised
     question → id; all expire
-    `ttl_hours` after the last write, so stale namespaces disappear on their own."""
+    `ttl_hours` after the last write, so stale namespaces disappear on their own.
+
+    The cache is an optimisation: when Redis fails, answers are made without it, one warning
+    is logged, and Redis is left alone for `RETRY_S` seconds (a hung Redis must not add its
+    timeout to every request)."""
+
+    RETRY_S = 5.0
 
     def __init__(self, cfg: CacheConfig, url: str, prefix: str) -> None:
         self.cfg = cfg
         self.prefix = prefix
-        self.client = redis.Redis.from_url(url, socket_timeout=2)
+        self.client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._down_until = 0.0
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, what: str, exc: redis.RedisError) -> None:
+        if self._down_until == 0.0:
+            log.warning(
+                "faq cache %s failed type=%s; answering without it", what, type(exc).__name__
+            )
+        self._down_until = time.monotonic() + self.RETRY_S
+
+    def _ok(self) -> None:
+        if self._down_until:
+            log.info("faq cache: Redis answers again")
+            self._down_until = 0.0
 
     def _keys(self, namespace: str) -> tuple[str, str]:
         return f"{self.prefix}:{namespace}:emb", f"{self.prefix}:{namespace}:ans"
 
     def lookup_exact(self, namespace: str, question: str) -> Answer | None:
+        if not self._available():
+            return None
         _, ans_key = self._keys(namespace)
         try:
             entry = self.client.hget(f"{self.prefix}:{namespace}:exact", normalise(question))
             raw = self.client.hget(ans_key, entry) if entry else None
         except redis.RedisError as exc:
-            log.warning("faq cache lookup failed type=%s", type(exc).__name__)
+            self._failed("lookup", exc)
             return None
+        self._ok()
         return Answer.model_validate_json(raw) if raw else None
 
     def lookup(self, namespace: str, embedding: list[float]) -> Answer | None:
+        if not self._available():
+            return None
         emb_key, ans_key = self._keys(namespace)
         try:
             stored = self.client.hgetall(emb_key)
@@ -137,11 +165,13 @@ class RedisFaqCache:
                 return None
             raw = self.client.hget(ans_key, ids[best])
         except redis.RedisError as exc:  # the cache is an optimisation: answer without it
-            log.warning("faq cache lookup failed type=%s", type(exc).__name__)
+            self._failed("lookup", exc)
             return None
         return Answer.model_validate_json(raw) if raw else None
 
     def store(self, namespace: str, question: str, embedding: list[float], answer: Answer) -> None:
+        if not self._available():
+            return
         emb_key, ans_key = self._keys(namespace)
         exact_key = f"{self.prefix}:{namespace}:exact"
         entry = uuid.uuid4().hex
@@ -157,7 +187,7 @@ class RedisFaqCache:
                 pipe.expire(key, ttl)
             pipe.execute()
         except redis.RedisError as exc:
-            log.warning("faq cache store failed type=%s", type(exc).__name__)
+            self._failed("store", exc)
 
     def close(self) -> None:
         self.client.close()

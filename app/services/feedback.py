@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
 from typing import Any
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import NotFound
 from app.core.textcheck import clean_text
 from app.db.models import ChatSession, Feedback, Message, utcnow
-from app.services.chat import owner_of
+from app.services.chat import ANONYMOUS_OWNER, owner_of
 from app.services.identity import Identity
 
 EXPORT_FIELDS = (
@@ -31,13 +32,30 @@ EXPORT_FIELDS = (
 )
 
 
+def may_rate(session: ChatSession, identity: Identity, session_id: str | None) -> bool:
+    """The caller owns the session; for an anonymous session (all share one owner) the caller
+    must also present its id, the session's own unguessable capability: message ids are
+    sequential, so the id in the URL proves nothing."""
+    if session.owner != owner_of(identity):
+        return False
+    if session.owner != ANONYMOUS_OWNER:
+        return True
+    return session_id is not None and hmac.compare_digest(session_id.encode(), session.id.encode())
+
+
 def give_feedback(
-    *, db: Session, identity: Identity, message_id: int, rating: int, comment: str | None
+    *,
+    db: Session,
+    identity: Identity,
+    message_id: int,
+    rating: int,
+    comment: str | None,
+    session_id: str | None = None,
 ) -> Feedback:
     """Rate a message of one of the caller's sessions; a second rating replaces the first."""
     message = db.get(Message, message_id)
     session = db.get(ChatSession, message.session_id) if message else None
-    if session is None or session.owner != owner_of(identity):
+    if session is None or not may_rate(session, identity, session_id):
         raise NotFound("No such message")
     if comment is not None:
         comment = clean_text(comment, field="comment", max_chars=2000) if comment.strip() else None

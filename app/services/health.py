@@ -1,14 +1,27 @@
-"""Readiness checks: each component reports `ok` or a one-line reason."""
+"""Readiness: each dependency reports `ok` or a short reason, and the whole is one of
+`ready` (200), `degraded` (200: Redis is away, limits count per replica, the FAQ cache is
+skipped) or `not_ready` (503: the database, the index or the vector store cannot serve).
+
+Why Redis does not fail readiness: every replica shares it, so a Redis outage would take all
+replicas out of the load balancer at once, turning a degraded service into no service."""
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Engine
+
 from app.api.schemas import ReadyResponse
+from app.db.engine import database_problem
 from app.services.index_holder import IndexHolder
+from app.services.ratelimit import RateLimiter
 from indexes.stores import StoreError
 
+REQUIRED = ("database", "index", "vector_store")
 
-def readiness(holder: IndexHolder) -> ReadyResponse:
-    checks: dict[str, str] = {}
+
+def readiness(*, holder: IndexHolder, engine: Engine, limiter: RateLimiter) -> ReadyResponse:
+    checks: dict[str, str] = {"database": database_problem(engine) or "ok"}
+    redis = limiter.check()
+    checks["redis"] = redis
     points = 0
     try:
         index = holder.get()
@@ -16,12 +29,18 @@ def readiness(holder: IndexHolder) -> ReadyResponse:
     except Exception:
         checks["index"] = "not loaded"
         checks["vector_store"] = holder.error or "unavailable"
-        return ReadyResponse(status="not_ready", checks=checks, points=0)
-    try:
-        index.check()
-        points = index.point_count()
-        checks["vector_store"] = "ok"
-    except StoreError as exc:
-        checks["vector_store"] = str(exc)
-    status = "ready" if all(v == "ok" for v in checks.values()) else "not_ready"
+        index = None
+    if index is not None:
+        try:
+            index.check()
+            points = index.point_count()
+            checks["vector_store"] = "ok"
+        except StoreError as exc:
+            checks["vector_store"] = str(exc)
+    if any(checks[name] != "ok" for name in REQUIRED):
+        status = "not_ready"
+    elif redis not in ("ok", "not configured"):
+        status = "degraded"
+    else:
+        status = "ready"
     return ReadyResponse(status=status, checks=checks, points=points)

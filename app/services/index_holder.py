@@ -86,10 +86,12 @@ class IndexHolder:
 def open_index(settings: Any, **kwargs: Any) -> FolioIndex:
     """A FolioIndex for a CLI command: the app's database (migrated first when
     `database.auto_migrate`) holds the ledger, exactly as in the server."""
+    from app.core.secrets import ensure_secrets
     from app.db import migrate
 
+    ensure_secrets(settings)  # migrations need the key pepper
     if settings.database.auto_migrate:
-        migrate.upgrade(settings.database.url)
+        migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
     return FolioIndex.from_config(
         settings.index, ledger_url=settings.database.url, create_schema=False, **kwargs
     )

@@ -4,6 +4,13 @@ The app keeps no server-side session: state, nonce and the PKCE verifier travel 
 HttpOnly cookie signed with JWT_SECRET, which also binds the callback to the browser that
 started the login (that is what `state` is for). The ID token is verified against the
 provider's JWKS: signature, issuer, audience (our client id), expiry and our nonce.
+
+Accounts: a provider identity is never attached to an existing account by email. The first
+login with a new identity creates a new account (with the address only if the provider
+verified it and nobody holds it); if a Folio account already has that verified address, the
+login is refused until the owner links the provider explicitly (`start_link`: logged in, and
+the password again). An account with TOTP gets an MFA challenge, not tokens, after the
+provider: the second factor applies however the first was passed.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+import anyio
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -18,11 +26,12 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 from sqlmodel import Session, select
 
-from app.core.errors import NotFound, ServiceUnavailable, Unauthorized
+from app.core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
 from app.core.security import TokenError, decode_jwt, encode_jwt, make_claims
 from app.core.settings import OAuthProviderConfig, Settings
 from app.db.models import OAuthIdentity, User
-from app.services.tokens import TokenPair, issue_tokens
+from app.services.tokens import MfaChallenge, TokenPair, issue_mfa_challenge, issue_tokens
+from app.services.users import check_current_password, normalise_email
 
 log = logging.getLogger("folio.oauth")
 
@@ -68,8 +77,11 @@ async def _metadata(client: AsyncOAuth2Client, cfg: OAuthProviderConfig) -> dict
         raise ServiceUnavailable("The login provider is unavailable") from None
 
 
-async def start_login(*, settings: Settings, provider: str, redirect_uri: str) -> tuple[str, str]:
-    """The provider's authorization URL and the signed flow cookie to set."""
+async def start_login(
+    *, settings: Settings, provider: str, redirect_uri: str, link_user_id: int | None = None
+) -> tuple[str, str]:
+    """The provider's authorization URL and the signed flow cookie to set. With
+    `link_user_id` the callback links the identity to that account instead of logging in."""
     cfg = provider_config(settings, provider)
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     verifier = secrets.token_urlsafe(48)
@@ -78,6 +90,7 @@ async def start_login(*, settings: Settings, provider: str, redirect_uri: str) -
         url, _ = client.create_authorization_url(
             meta["authorization_endpoint"], state=state, code_verifier=verifier, nonce=nonce
         )
+    extra = {"link": link_user_id} if link_user_id is not None else {}
     claims = make_claims(
         subject=provider,
         token_type="oauth_flow",
@@ -87,8 +100,24 @@ async def start_login(*, settings: Settings, provider: str, redirect_uri: str) -
         state=state,
         nonce=nonce,
         cv=verifier,
+        **extra,
     )
-    return url, encode_jwt(claims, secret=settings.auth.jwt_secret.get_secret_value())
+    return url, encode_jwt(claims, secret=settings.auth.jwt_key())
+
+
+async def start_link(
+    *, settings: Settings, user: User, password: str, provider: str, redirect_uri: str
+) -> tuple[str, str]:
+    """Linking adds a way into the account, so it takes the password again, not just a
+    (possibly stolen) access token."""
+    provider_config(settings, provider)
+    # bcrypt takes ~0.25 s: off the event loop
+    await anyio.to_thread.run_sync(
+        lambda: check_current_password(settings=settings, user=user, password=password)
+    )
+    return await start_login(
+        settings=settings, provider=provider, redirect_uri=redirect_uri, link_user_id=user.id
+    )
 
 
 async def finish_login(
@@ -100,9 +129,10 @@ async def finish_login(
     code: str,
     state: str,
     flow_cookie: str | None,
-) -> TokenPair:
+) -> TokenPair | MfaChallenge:
     """Check state against the cookie, redeem the code with the PKCE verifier, verify the ID
-    token (nonce included), then log the linked (or new) user in."""
+    token (nonce included), then link (a link flow) or log in: tokens, or an MFA challenge
+    for an account with TOTP."""
     cfg = provider_config(settings, provider)
     flow = _read_flow(settings, flow_cookie, provider)
     if not secrets.compare_digest(state.encode(), str(flow["state"]).encode()):
@@ -120,7 +150,12 @@ async def finish_login(
             log.info("oauth code exchange failed type=%s", type(exc).__name__)
             raise Unauthorized("The login provider refused the authorization code") from None
     claims = _verify_id_token(token.get("id_token"), jwks, meta["issuer"], cfg.client_id, flow)
-    user = _link_user(db=db, provider=provider, claims=claims)
+    if flow.get("link") is not None:
+        user = _link_account(db=db, provider=provider, claims=claims, user_id=int(flow["link"]))
+        return issue_tokens(db=db, settings=settings, user=user)
+    user = _login_user(db=db, provider=provider, claims=claims)
+    if user.totp_enabled:
+        return issue_mfa_challenge(settings=settings, user=user)
     return issue_tokens(db=db, settings=settings, user=user)
 
 
@@ -130,7 +165,7 @@ def _read_flow(settings: Settings, cookie: str | None, provider: str) -> dict:
     try:
         flow = decode_jwt(
             cookie,
-            secret=settings.auth.jwt_secret.get_secret_value(),
+            secret=settings.auth.jwt_key(),
             issuer=settings.auth.jwt_issuer,
             audience=settings.auth.jwt_audience,
             token_type="oauth_flow",
@@ -161,30 +196,60 @@ def _verify_id_token(
     return decoded.claims
 
 
-def _link_user(*, db: Session, provider: str, claims: dict) -> User:
-    subject = str(claims["sub"])
+def _linked_user(db: Session, provider: str, subject: str) -> User | None:
     link = db.exec(
         select(OAuthIdentity).where(
             OAuthIdentity.provider == provider, OAuthIdentity.subject == subject
         )
     ).first()
-    if link is not None:
-        user = db.get(User, link.user_id)
-        if user is None or not user.is_active:
+    return db.get(User, link.user_id) if link is not None else None
+
+
+def _verified_email(claims: dict) -> str | None:
+    if claims.get("email_verified") is not True:
+        return None
+    try:
+        return normalise_email(str(claims.get("email") or ""))
+    except InvalidInput:
+        return None
+
+
+def _login_user(*, db: Session, provider: str, claims: dict) -> User:
+    """The account linked to this identity, or a new one; never someone else's by email."""
+    subject = str(claims["sub"])
+    user = _linked_user(db, provider, subject)
+    if user is not None:
+        if not user.is_active:
             raise Unauthorized("This account is disabled")
         return user
-    email = str(claims.get("email") or "").lower()
-    user = None
-    if email and claims.get("email_verified") is True:
-        user = db.exec(select(User).where(User.email == email)).first()
-    if user is None:
-        if not email or db.exec(select(User).where(User.email == email)).first() is not None:
-            email = f"{provider}.{subject}@oauth.invalid"[:320]
-        user = User(email=email, password_hash=None)
-        db.add(user)
-        db.commit()
-        db.refresh(user)
+    email = _verified_email(claims)
+    if email and db.exec(select(User).where(User.email == email)).first() is not None:
+        log.info("oauth login refused: address belongs to an unlinked account")
+        raise Conflict(
+            "An account with this email already exists. Log in with its password, then link "
+            f"this provider with POST /auth/oauth/{provider}/link"
+        )
+    user = User(email=email or f"{provider}.{subject}@oauth.invalid"[:320], password_hash=None)
+    db.add(user)
+    db.commit()
+    db.refresh(user)
     db.add(OAuthIdentity(provider=provider, subject=subject, user_id=user.id))
     db.commit()
-    log.info("oauth identity linked provider=%s user=%s", provider, user.id)
+    log.info("oauth account created provider=%s user=%s", provider, user.id)
+    return user
+
+
+def _link_account(*, db: Session, provider: str, claims: dict, user_id: int) -> User:
+    """Attach the identity to the account that asked for it (logged in, password checked)."""
+    subject = str(claims["sub"])
+    user = db.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("This account is disabled")
+    linked = _linked_user(db, provider, subject)
+    if linked is not None and linked.id != user.id:
+        raise Conflict("This provider account is already linked to another Folio account")
+    if linked is None:
+        db.add(OAuthIdentity(provider=provider, subject=subject, user_id=user.id))
+        db.commit()
+        log.info("oauth identity linked provider=%s user=%s", provider, user.id)
     return user

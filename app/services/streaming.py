@@ -7,6 +7,7 @@ stops retrieval/synthesis after the piece in flight; the index iterator is close
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -55,7 +56,7 @@ async def answer_events(
                 extra = await anyio.to_thread.run_sync(on_done, item) if on_done else {}
                 yield _event("done", {**render(item), **extra})
                 return
-            yield _event("delta", {"text": item})
+            yield _event("delta", {"text": item, "text_html": html.escape(item)})
     except Exception as exc:
         log.error(
             "stream failed request_id=%s type=%s at=%s", request_id, type(exc).__name__, where(exc)

@@ -21,7 +21,16 @@ from app.db.models import RefreshToken, User, utcnow
 
 log = logging.getLogger("folio.tokens")
 
-ACCESS, REFRESH = "access", "refresh"
+ACCESS, REFRESH, MFA = "access", "refresh", "mfa"
+MFA_TTL_S = 300  # time to type the code after the first factor
+
+
+class MfaChallenge(BaseModel):
+    """The first factor passed; POST this `mfa_token` with a code to /auth/mfa for tokens."""
+
+    mfa_required: bool = True
+    mfa_token: str
+    expires_in: int = MFA_TTL_S
 
 
 class TokenPair(BaseModel):
@@ -32,7 +41,7 @@ class TokenPair(BaseModel):
 
 
 def _secret(settings: Settings) -> str:
-    return settings.auth.jwt_secret.get_secret_value()
+    return settings.auth.jwt_key()
 
 
 def issue_tokens(
@@ -124,3 +133,25 @@ def logout(*, db: Session, settings: Settings, refresh_token: str) -> None:
     row = db.get(RefreshToken, claims["jti"])
     if row is not None:
         revoke_family(db=db, family_id=row.family_id)
+
+
+def issue_mfa_challenge(*, settings: Settings, user: User) -> MfaChallenge:
+    """A short-lived token that says 'first factor passed' and nothing more: it is not an
+    access token (its `typ` is `mfa`), so it opens nothing but /auth/mfa."""
+    auth = settings.auth
+    claims = make_claims(
+        subject=str(user.id),
+        token_type=MFA,
+        issuer=auth.jwt_issuer,
+        audience=auth.jwt_audience,
+        ttl_s=MFA_TTL_S,
+    )
+    return MfaChallenge(mfa_token=encode_jwt(claims, secret=_secret(settings)))
+
+
+def user_from_mfa_token(*, db: Session, settings: Settings, token: str) -> User:
+    claims = _decode(settings, token, MFA)
+    user = db.get(User, int(claims["sub"])) if str(claims["sub"]).isdigit() else None
+    if user is None or not user.is_active:
+        raise Unauthorized("Invalid or expired token")
+    return user

@@ -109,9 +109,9 @@ def usage_report(
     query = select(UsageRecord)
     if start:
         query = query.where(col(UsageRecord.created_at) >= _day_start(_as_dt(start)))
-    if end:
+    if end and end < date.max:  # `to=9999-12-31` means no upper bound (the day after overflows)
         query = query.where(
-            col(UsageRecord.created_at) < _day_start(_as_dt(end)) + timedelta(days=1)
+            col(UsageRecord.created_at) < _day_start(_as_dt(end + timedelta(days=1)))
         )
     groups: dict[str, dict[str, Any]] = defaultdict(
         lambda: {

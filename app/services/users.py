@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -14,16 +15,20 @@ from sqlmodel import Session, select
 from app.core.errors import Conflict, InvalidInput, MfaRequired, NotFound, Unauthorized
 from app.core.security import (
     BCRYPT_MAX_BYTES,
+    SecretDecryptError,
+    decrypt_totp_secret,
+    encrypt_totp_secret,
     hash_password,
     hmac_digest,
     match_totp_step,
     new_recovery_codes,
     new_totp_secret,
+    totp_data_key,
     totp_uri,
     verify_password,
 )
 from app.core.settings import Settings
-from app.core.textcheck import has_control_chars
+from app.core.textcheck import text_problem
 from app.db.models import RecoveryCode, User, utcnow
 
 log = logging.getLogger("folio.users")
@@ -32,21 +37,45 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 BAD_LOGIN = "Wrong email or password"
 
 
+# Format (Cf: zero-width space/joiner, soft hyphen, bidi marks), controls, surrogates,
+# private-use, unassigned, line/paragraph separators: nothing a person can see or type.
+_INVISIBLE = frozenset({"Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    if not _EMAIL.match(email) or has_control_chars(email):
+    """The one spelling an address is stored and looked up by.
+
+    NFKC folds compatibility forms (full-width `ｅ`, the Kelvin sign) into plain letters, so
+    they find the existing account; invisible characters are refused; and the result must be
+    ASCII, because letters such as dotless `ı` or Cyrillic `е` survive NFKC yet look like `i`
+    and `e`: accepting them would let a look-alike of someone's address register separately.
+    """
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in email):
+        raise InvalidInput("email: contains invisible characters")
+    email = unicodedata.normalize("NFKC", email).strip().lower()
+    if not email.isascii():
+        raise InvalidInput("email: use the plain ASCII spelling of the address")
+    if not _EMAIL.match(email):
         raise InvalidInput("email: not a valid address")
     return email
 
 
+def account_of(email: str) -> str:
+    """What a login attempt targets, for the per-account rate limit (even if malformed)."""
+    try:
+        return normalise_email(email)
+    except InvalidInput:
+        return email.strip().lower()
+
+
 def check_password_policy(password: str, settings: Settings) -> None:
     minimum = settings.auth.password_min_length
+    if (problem := text_problem(password)) is not None:
+        raise InvalidInput(f"password: {problem}")
     if len(password) < minimum:
         raise InvalidInput(f"password: at least {minimum} characters")
     if len(password.encode()) > BCRYPT_MAX_BYTES:
         raise InvalidInput(f"password: at most {BCRYPT_MAX_BYTES} bytes")
-    if has_control_chars(password):
-        raise InvalidInput("password: contains control characters")
 
 
 def register_user(*, db: Session, settings: Settings, email: str, password: str) -> User:
@@ -123,7 +152,7 @@ def verify_second_factor(
 ) -> None:
     if not totp_code and not recovery_code:
         raise MfaRequired("This account needs a TOTP code (totp_code) or a recovery_code")
-    if totp_code and _accept_totp(db=db, user=user, code=totp_code.strip()):
+    if totp_code and _accept_totp(db=db, settings=settings, user=user, code=totp_code.strip()):
         return
     if recovery_code and _use_recovery_code(
         db=db, settings=settings, user=user, code=recovery_code.strip()
@@ -133,10 +162,27 @@ def verify_second_factor(
     raise Unauthorized("Invalid or already used code")
 
 
-def _accept_totp(*, db: Session, user: User, code: str) -> bool:
-    if not user.totp_secret:
+def _totp_key(settings: Settings) -> bytes:
+    return totp_data_key(settings.auth.pepper())
+
+
+def _totp_secret(*, settings: Settings, user: User) -> str | None:
+    """The user's TOTP secret in clear, or None (none stored, or it does not decrypt)."""
+    if not user.totp_secret or user.id is None:
+        return None
+    try:
+        return decrypt_totp_secret(user.totp_secret, key=_totp_key(settings), user_id=user.id)
+    except SecretDecryptError:
+        # Logged, never shown: the operator changed FOLIO_KEY_PEPPER or the row was tampered.
+        log.error("totp secret does not decrypt user=%s (FOLIO_KEY_PEPPER changed?)", user.id)
+        return None
+
+
+def _accept_totp(*, db: Session, settings: Settings, user: User, code: str) -> bool:
+    secret = _totp_secret(settings=settings, user=user)
+    if secret is None:
         return False
-    step = match_totp_step(user.totp_secret, code)
+    step = match_totp_step(secret, code)
     if step is None or step <= user.totp_last_step:  # <=: a used code (or older) is a replay
         return False
     # Conditional update: two concurrent logins with the same code cannot both win.
@@ -151,7 +197,7 @@ def _accept_totp(*, db: Session, user: User, code: str) -> bool:
 
 
 def _use_recovery_code(*, db: Session, settings: Settings, user: User, code: str) -> bool:
-    digest = hmac_digest(code, pepper=settings.auth.key_pepper.get_secret_value())
+    digest = hmac_digest(code, pepper=settings.auth.pepper())
     row = db.exec(
         select(RecoveryCode).where(
             RecoveryCode.user_id == user.id,
@@ -170,17 +216,34 @@ def _use_recovery_code(*, db: Session, settings: Settings, user: User, code: str
     return result.rowcount == 1
 
 
-def start_totp_enrollment(*, db: Session, settings: Settings, user: User) -> tuple[str, str]:
-    """A new secret and its otpauth:// URI; not required at login until confirmed."""
+def check_current_password(*, settings: Settings, user: User, password: str) -> None:
+    """Re-authentication for account changes: an access token alone is not enough."""
+    if user.password_hash is None:
+        raise Conflict(
+            "This account signs in through an identity provider and has no password here; "
+            "use the provider's own second factor"
+        )
+    if not verify_password(password, user.password_hash):
+        log.info("re-authentication failed user=%s", user.id)
+        raise Unauthorized("Wrong password")
+
+
+def start_totp_enrollment(
+    *, db: Session, settings: Settings, user: User, password: str
+) -> tuple[str, str]:
+    """A new secret and its otpauth:// URI, after checking the account's password (a stolen
+    access token must not be able to put its own authenticator on the account). Not required
+    at login until confirmed. Stored encrypted; returned in clear this once."""
     if user.totp_enabled:
         raise Conflict("TOTP is already enabled")
-    user.totp_secret = new_totp_secret()
+    check_current_password(settings=settings, user=user, password=password)
+    assert user.id is not None
+    secret = new_totp_secret()
+    user.totp_secret = encrypt_totp_secret(secret, key=_totp_key(settings), user_id=user.id)
     db.add(user)
     db.commit()
     db.refresh(user)
-    return user.totp_secret, totp_uri(
-        user.totp_secret, account=user.email, issuer=settings.auth.totp_issuer
-    )
+    return secret, totp_uri(secret, account=user.email, issuer=settings.auth.totp_issuer)
 
 
 def confirm_totp(*, db: Session, settings: Settings, user: User, code: str) -> list[str]:
@@ -189,10 +252,10 @@ def confirm_totp(*, db: Session, settings: Settings, user: User, code: str) -> l
         raise Conflict("TOTP is already enabled")
     if not user.totp_secret:
         raise InvalidInput("Start TOTP enrollment first")
-    if not _accept_totp(db=db, user=user, code=code.strip()):
+    if not _accept_totp(db=db, settings=settings, user=user, code=code.strip()):
         raise Unauthorized("Invalid or already used code")
     codes = new_recovery_codes()
-    pepper = settings.auth.key_pepper.get_secret_value()
+    pepper = settings.auth.pepper()
     for code_ in codes:
         db.add(RecoveryCode(user_id=user.id, code_hash=hmac_digest(code_, pepper=pepper)))
     user.totp_enabled = True

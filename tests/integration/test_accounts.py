@@ -90,9 +90,12 @@ async def test_jwt_with_wrong_secret_or_audience_is_rejected(tmp_path: Path) -> 
 
 
 async def test_totp_enroll_confirm_required_no_replay_recovery(tmp_path: Path) -> None:
-    async with running(make_settings(tmp_path)) as client:
+    many = {"auth_account_rate_limit_per_minute": 100}  # this test logs in a dozen times
+    async with running(make_settings(tmp_path, api=many)) as client:
         tokens = await _register_login(client)
-        r = await client.post("/auth/totp/enroll", headers=_bearer(tokens))
+        r = await client.post(
+            "/auth/totp/enroll", json={"password": PASSWORD}, headers=_bearer(tokens)
+        )
         assert r.status_code == 200
         secret = r.json()["secret"]
         assert r.json()["otpauth_uri"].startswith("otpauth://totp/")
@@ -138,3 +141,93 @@ async def test_totp_enroll_confirm_required_no_replay_recovery(tmp_path: Path) -
         with Session(client.app.state.engine) as db:
             hashes = [c.code_hash for c in db.exec(select(RecoveryCode))]
         assert recovery[1] not in hashes and len(hashes) == 10
+
+
+async def test_totp_enrollment_needs_the_password(tmp_path: Path) -> None:
+    """Regression (issue 14, item 12): an access token alone enrolled TOTP, so whoever stole
+    one could put their own authenticator on the account and lock its owner out."""
+    async with running(make_settings(tmp_path)) as client:
+        bearer = _bearer(await _register_login(client))
+        r = await client.post("/auth/totp/enroll", headers=bearer)
+        assert r.status_code == 422
+        r = await client.post("/auth/totp/enroll", json={"password": "guess"}, headers=bearer)
+        assert r.status_code == 401 and r.json()["error"]["message"] == "Wrong password"
+        with Session(client.app.state.engine) as db:
+            assert db.exec(select(User)).one().totp_secret is None
+        r = await client.post("/auth/totp/enroll", json={"password": PASSWORD}, headers=bearer)
+        assert r.status_code == 200
+
+
+async def test_totp_secret_is_encrypted_at_rest_and_the_db_file_is_0600(tmp_path: Path) -> None:
+    """Regression (issue 14, item 13): TOTP secrets were stored in clear, in a 0644 file."""
+    import stat
+
+    from app.core.security import decrypt_totp_secret, totp_data_key
+    from app.db.engine import sqlite_path
+
+    settings = make_settings(tmp_path)
+    async with running(settings) as client:
+        bearer = _bearer(await _register_login(client))
+        r = await client.post("/auth/totp/enroll", json={"password": PASSWORD}, headers=bearer)
+        secret = r.json()["secret"]
+        r = await client.post(
+            "/auth/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=bearer
+        )
+        assert r.status_code == 200
+        with Session(client.app.state.engine) as db:
+            user = db.exec(select(User)).one()
+        assert user.totp_secret.startswith("v1:") and secret not in user.totp_secret
+        key = totp_data_key(settings.auth.pepper())
+        assert decrypt_totp_secret(user.totp_secret, key=key, user_id=user.id) == secret
+        # Bound to its row: the same ciphertext under another user id does not decrypt.
+        from app.core.security import SecretDecryptError
+
+        with pytest.raises(SecretDecryptError):
+            decrypt_totp_secret(user.totp_secret, key=key, user_id=user.id + 1)
+    db_file = sqlite_path(settings.database.url)
+    assert db_file is not None and db_file.exists()
+    assert stat.S_IMODE(db_file.stat().st_mode) == 0o600
+    raw = db_file.read_bytes()
+    assert secret.encode() not in raw
+
+
+def test_existing_world_readable_sqlite_file_is_tightened(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from app.db.engine import make_engine
+
+    path = tmp_path / "old.db"
+    path.touch(mode=0o644)
+    os.chmod(path, 0o644)
+    make_engine(f"sqlite:///{path}").dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    ("variant", "status"),
+    [
+        ("ｒｅａｄｅｒ@example.com", 409),  # full-width letters: NFKC folds them, same account
+        ("READER@EXAMPLE.COM", 409),
+        ("re\u200bader@example.com", 422),  # zero-width space
+        ("reader\u00ad@example.com", 422),  # soft hyphen
+        ("reader@exa\u200dmple.com", 422),  # zero-width joiner
+        ("readır@example.com", 422),  # dotless ı: survives NFKC, looks like i
+        ("rеader@example.com", 422),  # Cyrillic е
+    ],
+)
+async def test_look_alike_emails_do_not_make_a_second_account(
+    tmp_path: Path, variant: str, status: int
+) -> None:
+    """Regression (issue 14, item 15): full-width letters, a zero-width space and a dotless ı
+    each registered a separate account that looks like the original."""
+    async with running(make_settings(tmp_path)) as client:
+        r = await client.post("/auth/register", json={"email": EMAIL, "password": PASSWORD})
+        assert r.status_code == 201
+        r = await client.post("/auth/register", json={"email": variant, "password": PASSWORD})
+        assert r.status_code == status, r.text
+        with Session(client.app.state.engine) as db:
+            assert db.exec(select(User.email)).all() == [EMAIL]
+        if status == 409:  # the folded spelling logs in to the one account
+            r = await client.post("/auth/login", json={"email": variant, "password": PASSWORD})
+            assert r.status_code == 200

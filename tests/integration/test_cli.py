@@ -28,3 +28,73 @@ def test_bad_config_is_one_line_without_traceback(tmp_path, book_dir):
     assert result.returncode == 2
     assert "retrieval.top_kk" in result.stderr and "unknown key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_on_a_fresh_checkout_creates_the_folder(tmp_path):
+    """Regression (issue 14, item 18): `folio db upgrade` before `storage/` existed crashed
+    with a 190-line traceback (sqlite3 'unable to open database file')."""
+    import stat
+
+    config = tmp_path / "config.yaml"
+    config.write_text("environment: test\ndatabase:\n  url: sqlite:///storage/folio.db\n")
+    result = run_folio("db", "upgrade", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    db = tmp_path / "storage" / "folio.db"
+    assert db.exists() and stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def _one_line(result) -> str:  # type: ignore[no-untyped-def]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr
+    return lines[0]
+
+
+def test_unreachable_database_is_one_line_naming_cause_and_fix(tmp_path, book_dir):
+    from tests.utils.http import free_port
+
+    url = f"postgresql://folio:s3cret-pw@127.0.0.1:{free_port()}/folio"
+    config = str(write_config(tmp_path, book_dir, database={"url": url}))
+    for args in (("db", "upgrade"), ("db", "current"), ("keys", "list"), ("serve",)):
+        result = run_folio(*args, "-c", config)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        line = _one_line(result)
+        assert "unreachable" in line and "DATABASE_URL" in line, (args, line)
+        assert "s3cret-pw" not in result.stderr
+    (tmp_path / "b").mkdir()
+    no_migrate = str(
+        write_config(tmp_path / "b", book_dir, database={"url": url, "auto_migrate": False})
+    )
+    line = _one_line(run_folio("users", "list", "-c", no_migrate))
+    assert "database error" in line and "DATABASE_URL" in line
+
+
+def test_server_start_with_unreachable_database_logs_one_line(tmp_path, capfd):
+    """The server's own start (lifespan) fails in one log line, not a traceback."""
+    import threading
+
+    import uvicorn
+
+    from app.main import create_app
+    from tests.utils.apps import make_settings, mock_index
+    from tests.utils.http import free_port
+
+    url = f"postgresql://folio@127.0.0.1:{free_port()}/folio"
+    app = create_app(make_settings(tmp_path, database={"url": url}), index_factory=mock_index)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port()))
+    exits = []
+
+    def run() -> None:
+        try:
+            server.run()
+        except SystemExit as exc:  # uvicorn exits with 3 when startup fails
+            exits.append(exc.code)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and not server.started and exits == [3]
+    err = capfd.readouterr().err
+    failed = [line for line in err.splitlines() if "startup failed:" in line]
+    assert len(failed) == 1 and "unreachable" in failed[0] and "DATABASE_URL" in failed[0]
+    assert "Traceback" not in err and 'File "' not in err

@@ -59,3 +59,27 @@ async def test_feedback_replaces_and_exports(tmp_path: Path) -> None:
     )
     assert out.exit_code == 0, out.output
     assert json.loads(target.read_text())[0]["message_id"] == mid
+
+
+async def test_anonymous_feedback_needs_the_sessions_capability(tmp_path: Path) -> None:
+    """Regression (issue 14, item 5): all anonymous sessions share one owner, so any anonymous
+    caller could rate any anonymous message by its sequential id."""
+    import httpx
+
+    async with running(make_settings(tmp_path)) as client:
+        sid = (await client.post("/sessions")).json()["id"]
+        mid = (await client.post(f"/sessions/{sid}/messages", json={"query": "why?"})).json()["id"]
+        transport = httpx.ASGITransport(app=client.app, client=("192.0.2.66", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://folio.test") as other:
+            for body in (
+                {"rating": -1},
+                {"rating": -1, "session_id": "x" * 32},
+                {"rating": -1, "session_id": (await other.post("/sessions")).json()["id"]},
+            ):
+                r = await other.post(f"/messages/{mid}/feedback", json=body)
+                assert_error_shape(r, 404, "not_found")
+        # The reader who holds the session id rates their own answer.
+        r = await client.post(f"/messages/{mid}/feedback", json={"rating": 1, "session_id": sid})
+        assert r.status_code == 200 and r.json()["rating"] == 1
+        r = await client.post(f"/messages/{mid}/feedback", json={"rating": 1})
+        assert_error_shape(r, 404, "not_found")

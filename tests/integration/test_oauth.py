@@ -140,3 +140,83 @@ async def test_oidc_login_end_to_end(tmp_path: Path, fake_oidc: str) -> None:
         # The code is single-use at the provider: replaying the callback fails.
         r = await client.get("/auth/oauth/fake/callback", params={"code": code, "state": state})
         assert r.status_code == 401
+
+
+def _at_provider(location: str) -> dict[str, str]:
+    """The browser at the provider: it redirects back with code and state."""
+    back = httpx.get(location, follow_redirects=False)
+    params = parse_qs(urlparse(back.headers["location"]).query)
+    return {"code": params["code"][0], "state": params["state"][0]}
+
+
+async def test_oidc_never_links_by_email_and_totp_still_applies(
+    tmp_path: Path, fake_oidc: str
+) -> None:
+    """Regression (issue 14, item 2): OIDC linked itself to an existing password account by
+    verified email, and a TOTP-enabled account got tokens through OIDC with no code."""
+    import pyotp
+    from sqlmodel import Session, func, select
+
+    from app.db.models import OAuthIdentity
+
+    providers = {
+        "fake": {
+            "client_id": "folio-client",
+            "server_metadata_url": f"{fake_oidc}/.well-known/openid-configuration",
+        }
+    }
+    settings = make_settings(tmp_path, auth={"oauth_providers": providers})
+    password = "alice's long passphrase"
+    async with running(settings) as client:
+        creds = {"email": "alice@example.com", "password": password}
+        assert (await client.post("/auth/register", json=creds)).status_code == 201
+        tokens = (await client.post("/auth/login", json=creds)).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        r = await client.post("/auth/totp/enroll", json={"password": password}, headers=bearer)
+        totp = pyotp.TOTP(r.json()["secret"])
+        code = totp.at(time.time() - 30)
+        r = await client.post("/auth/totp/confirm", json={"code": code}, headers=bearer)
+        assert r.status_code == 200
+
+        # 1. The provider vouches for alice@example.com: no tokens, no silent link.
+        start = await client.get("/auth/oauth/fake/login")
+        r = await client.get(
+            "/auth/oauth/fake/callback", params=_at_provider(start.headers["location"])
+        )
+        assert r.status_code == 409 and "access_token" not in r.text
+        assert "/auth/oauth/fake/link" in r.json()["error"]["message"]
+        with Session(client.app.state.engine) as db:
+            assert db.exec(select(func.count()).select_from(OAuthIdentity)).one() == 0
+
+        # 2. Linking is explicit: logged in, and the password again.
+        r = await client.post("/auth/oauth/fake/link", json={"password": "wrong"}, headers=bearer)
+        assert r.status_code == 401
+        r = await client.post("/auth/oauth/fake/link", json={"password": password})
+        assert r.status_code == 401  # not logged in
+        r = await client.post("/auth/oauth/fake/link", json={"password": password}, headers=bearer)
+        assert r.status_code == 200
+        back = _at_provider(r.json()["authorization_url"])
+        r = await client.get("/auth/oauth/fake/callback", params=back)
+        assert r.status_code == 200 and "access_token" in r.json()
+
+        # 3. Logging in through the provider now asks for the second factor.
+        start = await client.get("/auth/oauth/fake/login")
+        r = await client.get(
+            "/auth/oauth/fake/callback", params=_at_provider(start.headers["location"])
+        )
+        assert r.status_code == 200, r.text
+        challenge = r.json()
+        assert challenge["mfa_required"] is True and "access_token" not in challenge
+        mfa_token = challenge["mfa_token"]
+        as_access = {"Authorization": f"Bearer {mfa_token}"}
+        assert (await client.get("/auth/me", headers=as_access)).status_code == 401
+        r = await client.post("/auth/mfa", json={"mfa_token": mfa_token})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "mfa_required"
+        r = await client.post("/auth/mfa", json={"mfa_token": mfa_token, "totp_code": "000000"})
+        assert r.status_code == 401
+        r = await client.post("/auth/mfa", json={"mfa_token": mfa_token, "totp_code": totp.now()})
+        assert r.status_code == 200, r.text
+        me = await client.get(
+            "/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+        )
+        assert me.json()["email"] == "alice@example.com"

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.utils.apps import admin, make_settings, running
@@ -91,3 +92,71 @@ async def test_redis_50_concurrent_across_two_replicas_exactly_10_succeed(tmp_pa
         keys = list(client.scan_iter(f"{prefix}*"))
         if keys:
             client.delete(*keys)
+
+
+def _client_from(app, ip: str) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
+    """Another client of the same app, whose requests come from `ip`."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://folio.test")
+
+
+async def test_own_token_does_not_open_a_fresh_auth_bucket(tmp_path: Path) -> None:
+    """Regression (issue 14, item 3): the auth limit was keyed on the caller's identity, so
+    sending one's own access token gave password guessing a fresh 20/minute bucket."""
+    api = {"auth_rate_limit_per_minute": 4, "auth_account_rate_limit_per_minute": 100}
+    async with running(make_settings(tmp_path, api=api)) as client:
+        creds = {"email": "me@example.com", "password": "p" * 12}
+        await client.post("/auth/register", json=creds)
+        tokens = (await client.post("/auth/login", json=creds)).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        guess = {"email": "victim@example.com", "password": "guess-guess-1"}
+        codes = [(await client.post("/auth/login", json=guess)).status_code for _ in range(2)]
+        assert codes == [401, 401]  # register, login, 2 guesses: the IP's 4 are used up
+        r = await client.post("/auth/login", json=guess, headers=bearer)
+        assert r.status_code == 429 and "Retry-After" in r.headers
+        r = await client.post("/auth/login", json=guess, headers={"X-API-Key": "fk_x_y"})
+        assert r.status_code == 429
+
+
+async def test_password_guesses_per_account_are_limited_across_ips(tmp_path: Path) -> None:
+    """Guesses spread over many addresses still meet the per-account limit."""
+    api = {"auth_rate_limit_per_minute": 100, "auth_account_rate_limit_per_minute": 3}
+    async with running(make_settings(tmp_path, api=api)) as client:
+        creds = {"email": "victim@example.com", "password": "p" * 12}
+        await client.post("/auth/register", json=creds)
+        guess = {**creds, "password": "wrong-password-0"}
+        codes = []
+        for i in range(5):
+            async with _client_from(client.app, f"198.51.100.{i + 1}") as attacker:
+                codes.append((await attacker.post("/auth/login", json=guess)).status_code)
+        assert codes == [401, 401, 401, 429, 429]
+        # Spelling the address differently does not open another bucket either.
+        async with _client_from(client.app, "198.51.100.99") as attacker:
+            r = await attacker.post("/auth/login", json={**guess, "email": "VICTIM@example.com"})
+            assert r.status_code == 429
+        # Another account is unaffected.
+        r = await client.post("/auth/login", json={**guess, "email": "other@example.com"})
+        assert r.status_code == 401
+
+
+async def test_sessions_feedback_and_logout_are_rate_limited(tmp_path: Path) -> None:
+    """Regression (issue 14, item 14): 300 of 300 `POST /sessions` were accepted; feedback
+    and logout had no limit either."""
+    api = {"write_rate_limit_per_minute": 3, "auth_rate_limit_per_minute": 3}
+    async with running(make_settings(tmp_path, api=api)) as client:
+        codes = [(await client.post("/sessions")).status_code for _ in range(4)]
+        assert codes == [201, 201, 201, 429]
+        async with _client_from(client.app, "203.0.113.7") as other:  # per caller
+            sid = (await other.post("/sessions")).json()["id"]
+            mid = (await other.post(f"/sessions/{sid}/messages", json=Q)).json()["id"]
+            body = {"rating": 1, "session_id": sid}
+            codes = [
+                (await other.post(f"/messages/{mid}/feedback", json=body)).status_code
+                for _ in range(3)
+            ]
+            assert codes == [200, 200, 429]
+        codes = [
+            (await client.post("/auth/logout", json={"refresh_token": "x"})).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]

@@ -143,7 +143,7 @@ def test_client_disconnect_stops_the_work(tmp_path) -> None:
         with httpx.Client(base_url=base, timeout=30) as client:
             with client.stream("POST", "/query/stream", json={"query": "q?"}) as r:
                 first = next(iter_events(r))
-                assert first == ("delta", {"text": "piece 0 "})
+                assert first == ("delta", {"text": "piece 0 ", "text_html": "piece 0 "})
             # leaving the block closes the connection after one event
         assert _ScriptedIndex.closed.wait(5), "the index iterator was not closed"
         produced = _ScriptedIndex.produced

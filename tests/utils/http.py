@@ -19,10 +19,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app, port: int | None = None) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on 127.0.0.1; yields its base URL."""
+def serve_in_thread(app, port: int | None = None, **options) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Run an ASGI app with uvicorn on 127.0.0.1 (extra uvicorn.Config `options`); yields
+    its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60

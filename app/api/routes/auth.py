@@ -1,4 +1,7 @@
-"""Accounts: register, login (password + TOTP), refresh, logout, TOTP enrollment."""
+"""Accounts: register, login (password + TOTP), MFA step, refresh, logout, TOTP enrollment.
+
+Every route here is limited per client IP (`AuthRateLimit`); the ones that check a password
+or a code also count against the target account (`hit_account`), from whichever IP."""
 
 from __future__ import annotations
 
@@ -6,16 +9,20 @@ from fastapi import APIRouter, Response, status
 
 from app.api.auth_schemas import (
     LoginRequest,
+    MfaRequest,
     RecoveryCodes,
     RefreshRequest,
     RegisterRequest,
     TotpConfirmRequest,
     TotpEnrollment,
+    TotpEnrollRequest,
     UserPublic,
 )
-from app.api.deps import AuthRateLimit, CurrentUser, DbDep, SettingsDep
+from app.api.deps import AuthRateLimit, CurrentUser, DbDep, LimiterDep, SettingsDep
 from app.core.errors import ERROR_RESPONSES
 from app.services import tokens, users
+from app.services.mfa import complete_mfa
+from app.services.ratelimit import hit_account
 from app.services.tokens import TokenPair
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=ERROR_RESPONSES)
@@ -34,8 +41,9 @@ def register(body: RegisterRequest, db: DbDep, settings: SettingsDep) -> UserPub
 
 
 @router.post("/login", response_model=TokenPair, dependencies=[AuthRateLimit])
-def login(body: LoginRequest, db: DbDep, settings: SettingsDep) -> TokenPair:
+def login(body: LoginRequest, db: DbDep, settings: SettingsDep, limiter: LimiterDep) -> TokenPair:
     """Password login; accounts with TOTP also send `totp_code` (or a `recovery_code`)."""
+    hit_account(limiter, settings=settings, account=users.account_of(body.email))
     user = users.authenticate_password(
         db=db,
         settings=settings,
@@ -53,7 +61,21 @@ def refresh(body: RefreshRequest, db: DbDep, settings: SettingsDep) -> TokenPair
     return tokens.refresh_tokens(db=db, settings=settings, refresh_token=body.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/mfa", response_model=TokenPair, dependencies=[AuthRateLimit])
+def mfa(body: MfaRequest, db: DbDep, settings: SettingsDep, limiter: LimiterDep) -> TokenPair:
+    """Finish a login that answered with `{"mfa_required": true, "mfa_token": ...}` (OpenID
+    Connect for an account with TOTP): the token plus a `totp_code` or `recovery_code`."""
+    return complete_mfa(
+        db=db,
+        settings=settings,
+        limiter=limiter,
+        mfa_token=body.mfa_token,
+        totp_code=body.totp_code,
+        recovery_code=body.recovery_code,
+    )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, dependencies=[AuthRateLimit])
 def logout(body: RefreshRequest, db: DbDep, settings: SettingsDep) -> Response:
     """Revoke this login's refresh tokens."""
     tokens.logout(db=db, settings=settings, refresh_token=body.refresh_token)
@@ -66,17 +88,33 @@ def me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user, from_attributes=True)
 
 
-@router.post("/totp/enroll", response_model=TotpEnrollment)
-def totp_enroll(user: CurrentUser, db: DbDep, settings: SettingsDep) -> TotpEnrollment:
-    """A new TOTP secret and otpauth:// URI; login needs codes only after confirmation."""
-    secret, uri = users.start_totp_enrollment(db=db, settings=settings, user=user)
+@router.post("/totp/enroll", response_model=TotpEnrollment, dependencies=[AuthRateLimit])
+def totp_enroll(
+    body: TotpEnrollRequest,
+    user: CurrentUser,
+    db: DbDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+) -> TotpEnrollment:
+    """A new TOTP secret and otpauth:// URI, for the account's password (an access token
+    alone cannot put an authenticator on the account); codes are needed at login only after
+    confirmation."""
+    hit_account(limiter, settings=settings, account=user.email)
+    secret, uri = users.start_totp_enrollment(
+        db=db, settings=settings, user=user, password=body.password
+    )
     return TotpEnrollment(secret=secret, otpauth_uri=uri)
 
 
-@router.post("/totp/confirm", response_model=RecoveryCodes)
+@router.post("/totp/confirm", response_model=RecoveryCodes, dependencies=[AuthRateLimit])
 def totp_confirm(
-    body: TotpConfirmRequest, user: CurrentUser, db: DbDep, settings: SettingsDep
+    body: TotpConfirmRequest,
+    user: CurrentUser,
+    db: DbDep,
+    settings: SettingsDep,
+    limiter: LimiterDep,
 ) -> RecoveryCodes:
     """Turn TOTP on with a first valid code; returns one-time recovery codes (shown once)."""
+    hit_account(limiter, settings=settings, account=user.email)
     codes = users.confirm_totp(db=db, settings=settings, user=user, code=body.code)
     return RecoveryCodes(recovery_codes=codes)

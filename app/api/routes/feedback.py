@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from app.api.deps import CurrentIdentity, DbDep, QueryAccess
+from app.api.auth_schemas import SafeStr
+from app.api.deps import CurrentIdentity, DbDep, IdPath, QueryAccess, WriteRateLimit
+from app.api.schemas import escaped
 from app.core.errors import ERROR_RESPONSES
 from app.services.chat import aware
 from app.services.feedback import give_feedback
@@ -21,6 +23,11 @@ class FeedbackCreate(BaseModel):
 
     rating: Literal[1, -1] = Field(description="1: helpful, -1: not helpful")
     comment: str | None = Field(default=None, max_length=2000)
+    session_id: SafeStr | None = Field(
+        default=None,
+        max_length=64,
+        description="The message's session id; required for anonymous sessions",
+    )
 
 
 class FeedbackPublic(BaseModel):
@@ -30,14 +37,29 @@ class FeedbackPublic(BaseModel):
     comment: str | None
     created_at: datetime
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def comment_html(self) -> str | None:
+        return escaped(self.comment)
 
-@router.post("/messages/{message_id}/feedback", response_model=FeedbackPublic)
+
+@router.post(
+    "/messages/{message_id}/feedback",
+    response_model=FeedbackPublic,
+    dependencies=[WriteRateLimit],
+)
 def rate_message(
-    message_id: int, body: FeedbackCreate, identity: CurrentIdentity, db: DbDep
+    message_id: IdPath, body: FeedbackCreate, identity: CurrentIdentity, db: DbDep
 ) -> FeedbackPublic:
-    """Rate an answer of one of your sessions; rating again replaces your earlier rating."""
+    """Rate an answer of one of your sessions; rating again replaces your earlier rating.
+    Anonymous readers also send the message's `session_id`."""
     fb = give_feedback(
-        db=db, identity=identity, message_id=message_id, rating=body.rating, comment=body.comment
+        db=db,
+        identity=identity,
+        message_id=message_id,
+        rating=body.rating,
+        comment=body.comment,
+        session_id=body.session_id,
     )
     assert fb.id is not None
     return FeedbackPublic(

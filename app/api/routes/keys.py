@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.api.auth_schemas import KeyCreate, KeyCreated, KeyPublic, KeyRotate, KeysPublic, UserPublic
-from app.api.deps import AdminScope, DbDep, SettingsDep
+from app.api.deps import AdminScope, DbDep, IdPath, SettingsDep
 from app.core.errors import ERROR_RESPONSES
 from app.services import keys as key_service
 from app.services import users as user_service
@@ -34,7 +34,7 @@ def list_keys(db: DbDep) -> KeysPublic:
 
 
 @router.post("/keys/{key_id}/rotate", response_model=KeyCreated)
-def rotate_key(key_id: int, body: KeyRotate, db: DbDep, settings: SettingsDep) -> KeyCreated:
+def rotate_key(key_id: IdPath, body: KeyRotate, db: DbDep, settings: SettingsDep) -> KeyCreated:
     """Issue a successor key; the old one keeps working until the grace period ends."""
     new, plaintext = key_service.rotate_key(
         db=db, settings=settings, key_id=key_id, grace=key_service.parse_duration(body.grace)
@@ -43,7 +43,7 @@ def rotate_key(key_id: int, body: KeyRotate, db: DbDep, settings: SettingsDep) -
 
 
 @router.delete("/keys/{key_id}", response_model=KeyPublic)
-def revoke_key(key_id: int, db: DbDep) -> KeyPublic:
+def revoke_key(key_id: IdPath, db: DbDep) -> KeyPublic:
     """Revoke at once."""
     return KeyPublic.of(key_service.revoke_key(db=db, key_id=key_id))
 
@@ -57,7 +57,7 @@ def list_users(db: DbDep) -> list[UserPublic]:
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserPublic)
-def deactivate_user(user_id: int, db: DbDep) -> UserPublic:
+def deactivate_user(user_id: IdPath, db: DbDep) -> UserPublic:
     """Block an account from logging in and using its tokens."""
     user = user_service.set_user_active(db=db, user_id=user_id, active=False)
     return UserPublic.model_validate(user, from_attributes=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Query, Request
+from fastapi import APIRouter, Cookie, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from app.api.deps import AuthRateLimit, DbDep, SettingsDep
+from app.api.auth_schemas import OAuthLinkRequest, OAuthLinkStart
+from app.api.deps import AuthRateLimit, CurrentUser, DbDep, LimiterDep, SettingsDep
 from app.core.errors import ERROR_RESPONSES
 from app.services import oauth
-from app.services.tokens import TokenPair
+from app.services.ratelimit import hit_account
+from app.services.tokens import MfaChallenge, TokenPair
 
 router = APIRouter(prefix="/auth/oauth", tags=["auth"], responses=ERROR_RESPONSES)
 COOKIE_PATH = "/auth/oauth"
@@ -24,6 +26,36 @@ async def oauth_login(provider: str, request: Request, settings: SettingsDep) ->
         settings=settings, provider=provider, redirect_uri=redirect_uri
     )
     response = RedirectResponse(url, status_code=302)
+    _set_flow_cookie(response, cookie, request)
+    return response
+
+
+@router.post("/{provider}/link", response_model=OAuthLinkStart, dependencies=[AuthRateLimit])
+async def oauth_link(
+    provider: str,
+    body: OAuthLinkRequest,
+    request: Request,
+    user: CurrentUser,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+) -> JSONResponse:
+    """Link a provider identity to the logged-in account (Bearer token and the password
+    again). Send the browser to `authorization_url`; the callback then links and answers
+    with a token pair. The only way a provider identity joins an existing account."""
+    hit_account(limiter, settings=settings, account=user.email)
+    url, cookie = await oauth.start_link(
+        settings=settings,
+        user=user,
+        password=body.password,
+        provider=provider,
+        redirect_uri=str(request.url_for("oauth_callback", provider=provider)),
+    )
+    response = JSONResponse(OAuthLinkStart(authorization_url=url).model_dump())
+    _set_flow_cookie(response, cookie, request)
+    return response
+
+
+def _set_flow_cookie(response: Response, cookie: str, request: Request) -> None:
     response.set_cookie(
         oauth.FLOW_COOKIE,
         cookie,
@@ -33,10 +65,9 @@ async def oauth_login(provider: str, request: Request, settings: SettingsDep) ->
         secure=request.url.scheme == "https",
         samesite="lax",
     )
-    return response
 
 
-@router.get("/{provider}/callback", name="oauth_callback", response_model=TokenPair)
+@router.get("/{provider}/callback", name="oauth_callback", response_model=TokenPair | MfaChallenge)
 async def oauth_callback(
     provider: str,
     request: Request,
@@ -46,7 +77,9 @@ async def oauth_callback(
     state: Annotated[str, Query(max_length=256)],
     flow: Annotated[str | None, Cookie(alias=oauth.FLOW_COOKIE)] = None,
 ) -> JSONResponse:
-    """The provider sends the browser back here; answers with Folio's own token pair."""
+    """The provider sends the browser back here; answers with Folio's own token pair, or, for
+    an account with TOTP, `{"mfa_required": true, "mfa_token"}` to finish at /auth/mfa.
+    409 when an unlinked account already has the provider's verified email."""
     tokens = await oauth.finish_login(
         db=db,
         settings=settings,

@@ -23,12 +23,15 @@ from app.api.deps import (
     QueryAccess,
     QueryRateLimit,
     SettingsDep,
+    WriteRateLimit,
 )
 from app.core.errors import ERROR_RESPONSES
 from app.core.settings import Settings
 from app.db.models import ChatSession, Message
 from app.services import chat
 from app.services.query import in_session
+
+MAX_OFFSET = 1_000_000  # beyond any real history; bigger numbers overflow the driver (422)
 
 router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES, dependencies=[QueryAccess])
 
@@ -49,7 +52,9 @@ def message_public(message: Message) -> MessagePublic:
     )
 
 
-@router.post("/sessions", response_model=SessionPublic, status_code=201)
+@router.post(
+    "/sessions", response_model=SessionPublic, status_code=201, dependencies=[WriteRateLimit]
+)
 def create_session(identity: CurrentIdentity, db: DbDep, settings: SettingsDep) -> SessionPublic:
     """Start a conversation. Anonymous readers keep the returned `id` to continue it."""
     return session_public(chat.create_session(db=db, identity=identity), settings)
@@ -61,7 +66,7 @@ def list_sessions(
     db: DbDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> SessionsPublic:
     """The caller's own live sessions, most recently active first (logged in or API key)."""
     rows, total = chat.list_sessions(
@@ -86,7 +91,7 @@ def get_session(
     )
 
 
-@router.delete("/sessions/{session_id}", status_code=204)
+@router.delete("/sessions/{session_id}", status_code=204, dependencies=[WriteRateLimit])
 def delete_session(
     session_id: str, identity: CurrentIdentity, db: DbDep, settings: SettingsDep
 ) -> Response:

@@ -1,7 +1,7 @@
 """Streaming answers as Server-Sent Events (text/event-stream).
 
-Events: `delta` `{"text": ...}` (sentences in extractive mode, tokens from an LLM), then one
-`done` with the full answer, `sources` and `usage`; a failure after the stream started ends it
+Events: `delta` `{"text", "text_html"}` (sentences in extractive mode, tokens from an LLM), then
+one `done` with the full answer, `sources` and `usage`; a failure after the stream started ends it
 with one `error` event whose data is the standard `{"error": {...}}` body. Errors found before
 the stream starts (validation, auth, rate limit, expired session) are plain JSON responses.
 """
@@ -15,7 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from app.api.chat_schemas import MessageRequest
 from app.api.deps import CurrentIdentity, DbDep, IndexDep, QueryAccess, QueryRateLimit, SettingsDep
-from app.api.schemas import QueryRequest, QueryResponse
+from app.api.schemas import QueryRequest, QueryResponse, escaped
 from app.core.errors import ERROR_RESPONSES, request_id_of
 from app.core.textcheck import clean_text
 from app.services import chat, usage
@@ -104,6 +104,7 @@ def session_message_stream(
             "message_id": message.id,
             "session_id": turn.session_id,
             "standalone_question": turn.standalone,
+            "standalone_question_html": escaped(turn.standalone),
         }
 
     events = answer_events(

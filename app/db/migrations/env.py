@@ -1,7 +1,8 @@
 """Alembic environment: the URL comes from Folio's settings, the schema from SQLModel.metadata.
 
-`folio db upgrade` passes the URL in `config.attributes["url"]`; plain `alembic upgrade head`
-builds Settings the usual way (config.yaml + DATABASE_URL).
+`folio db upgrade` passes the URL (and the key pepper, for migrations that encrypt data) in
+`config.attributes`; plain `alembic upgrade head` builds Settings the usual way (config.yaml +
+DATABASE_URL) and resolves the secrets as the server would.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ def _url() -> str:
     url = config.attributes.get("url")
     if url:
         return url
+    from app.core.secrets import ensure_secrets
     from app.core.settings import load_settings
 
-    return load_settings(check_paths=False).database.url
+    settings = load_settings(check_paths=False)
+    ensure_secrets(settings)
+    config.attributes.setdefault("key_pepper", settings.auth.pepper())
+    return settings.database.url
 
 
 def run_migrations_offline() -> None:

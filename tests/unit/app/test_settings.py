@@ -101,9 +101,34 @@ def test_relative_paths_resolve_against_config_file(tmp_path):
     assert settings.storage_dir == tmp_path.resolve() / "storage"
 
 
-def test_production_refuses_default_jwt_secret(tmp_path):
-    message = _error(_write(tmp_path, {"environment": "production"}))
-    assert "jwt_secret" in message
+def test_no_secret_has_a_default(tmp_path):
+    """The shipped config once carried a public JWT secret; now unset means 'generate one'."""
+    settings = load_settings(_write(tmp_path, {"environment": "production"}), environ={})
+    assert settings.auth.jwt_secret is None and settings.auth.key_pepper is None
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ("JWT_SECRET", "jwt_secret"),
+        ("FOLIO_KEY_PEPPER", "key_pepper"),
+        ("FOLIO_ADMIN_API_KEY", "admin_api_key"),
+    ],
+)
+def test_production_refuses_secrets_shorter_than_32_bytes(tmp_path, env, name):
+    path = _write(tmp_path, {"environment": "production"})
+    message = _error(path, environ={env: "x" * 31, "FOLIO_ENV": "production"})
+    assert f"auth.{name}" in message and "32 bytes" in message and env in message
+    assert load_settings(path, environ={env: "x" * 32}).environment == "production"
+    # Outside production a short secret is allowed (tests, a laptop).
+    assert load_settings(_write(tmp_path, {}), environ={env: "short"})
+
+
+@pytest.mark.parametrize("value", ["dev-only-change-me", "dev-only-pepper-change-me"])
+def test_public_secrets_are_refused_in_every_environment(tmp_path, value):
+    for environment in ("development", "test", "production"):
+        message = _error(_write(tmp_path, {"environment": environment}), {"JWT_SECRET": value})
+        assert "auth.jwt_secret" in message and "public" in message
 
 
 def test_chunk_overlap_must_be_below_size(tmp_path):
@@ -114,3 +139,44 @@ def test_chunk_overlap_must_be_below_size(tmp_path):
 def test_repo_config_is_valid(repo_root):
     settings = load_settings(repo_root / "config.yaml", environ={})
     assert settings.sources and settings.embedding.provider == "local"
+    assert settings.auth.jwt_secret is None  # no secret in the repository
+
+
+def _setting_paths(model, prefix: str = ""):  # type: ignore[no-untyped-def]
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from _setting_paths(ann, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}"
+
+
+def test_every_setting_is_a_commented_key_in_config_yaml(repo_root):
+    """Regression (issue 14, item 20): `database.auto_migrate` (and others) were missing from
+    config.yaml. Every key is there with its default; secrets appear only as a comment that
+    names their environment variable (they never belong in the file)."""
+    from app.core.settings import ENV_PATHS, Settings
+
+    text = (repo_root / "config.yaml").read_text()
+    data = yaml.safe_load(text)
+    env_of = {".".join(path): env for env, paths in ENV_PATHS.items() for path in paths}
+    secrets = {path for path in env_of if path.endswith(("api_key", "jwt_secret", "key_pepper"))}
+    internal = {"config_path"}  # set by load_settings, not by operators
+    missing = []
+    for path in _setting_paths(Settings):
+        if path in internal:
+            continue
+        if path in secrets:
+            if env_of[path] not in text:
+                missing.append(path)
+            continue
+        node = data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                missing.append(path)
+                break
+            node = node[part]
+    assert missing == []
+    assert data["database"]["auto_migrate"] is True
