@@ -52,6 +52,8 @@ ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
     "FOLIO_ADMIN_API_KEY": [("auth", "admin_api_key")],
     "FOLIO_KEY_PEPPER": [("auth", "key_pepper")],
     "FOLIO_ENV": [("environment",)],
+    "FOLIO_LOG_FORMAT": [("log_format",)],
+    "FOLIO_AUTO_MIGRATE": [("database", "auto_migrate")],
 }
 
 
@@ -173,6 +175,9 @@ class Settings(BaseSettings, IndexConfig):
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: json in production, console elsewhere"
+    )
     config_path: Path | None = None
 
     api: ApiConfig = ApiConfig()
@@ -201,6 +206,12 @@ class Settings(BaseSettings, IndexConfig):
                 "auth.key_pepper: set FOLIO_KEY_PEPPER; the default is for development"
             )
         return self
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format == "auto":
+            return "json" if self.environment == "production" else "console"
+        return self.log_format
 
     @property
     def index(self) -> IndexConfig:
