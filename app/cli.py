@@ -193,7 +193,16 @@ def serve(
     if local:
         write_server_info(settings.storage_dir, host=host, port=port, token=token)
     try:
-        uvicorn.run(application, host=host, port=port, log_level=settings.log_level.lower())
+        # log_config=None: keep Folio's structured handler (create_app set it up); its own
+        # access line replaces uvicorn's, which would log raw paths and query strings.
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            log_config=None,
+            access_log=False,
+        )
     finally:
         remove_server_info(settings.storage_dir)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.core.logs import configure_logging
 from app.core.settings import ConfigError, Settings, load_settings
 
 console = Console()
@@ -21,7 +22,9 @@ ConfigOpt = Annotated[
 def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
     """Settings for a command; a config error is one red line and exit code 2, no traceback."""
     try:
-        return load_settings(config, check_paths=check_paths)
+        settings = load_settings(config, check_paths=check_paths)
     except ConfigError as exc:
         err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
+    return settings

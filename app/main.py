@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -23,12 +24,9 @@ from app.api.routes import (
     usage,
 )
 from app.core.errors import install_error_handlers
+from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
-from app.core.middleware import (
-    BodySizeLimitMiddleware,
-    RequestIdMiddleware,
-    SecurityHeadersMiddleware,
-)
+from app.core.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.core.settings import Settings
 from app.db import migrate
 from app.db.engine import make_engine
@@ -49,7 +47,7 @@ def create_app(
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,5 +112,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
+    app.add_middleware(AccessLogMiddleware)
+    # Outermost: every response carries X-Request-ID (an incoming one is kept when plain) and
+    # every log line of the request names it.
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        validator=valid_request_id,
+        generator=lambda: uuid.uuid4().hex,
+    )
     return app

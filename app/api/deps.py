@@ -63,13 +63,15 @@ def get_identity(
 ) -> Identity:
     """API key (X-API-Key or Bearer), else JWT user (Bearer), else anonymous by client IP."""
     client_ip = request.client.host if request.client else "unknown"
-    return resolve_identity(
+    identity = resolve_identity(
         db=db,
         settings=settings,
         api_key=x_api_key,
         authorization=authorization,
         client_ip=client_ip,
     )
+    request.state.identity_kind = identity.kind  # for the access log line; never the secret
+    return identity
 
 
 CurrentIdentity = Annotated[Identity, Depends(get_identity)]

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids and a hard cap on request body size.
+"""ASGI middleware: a hard cap on request body size, security headers. (Request ids come from
+asgi-correlation-id, see app/main.py and app/core/logs.py.)
 
 The body cap counts bytes as they arrive, so a client lying in (or omitting) Content-Length
 still cannot make the server buffer more than the limit.
@@ -7,31 +8,10 @@ still cannot make the server buffer more than the limit.
 from __future__ import annotations
 
 import json
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-class RequestIdMiddleware:
-    """Gives each request an id (request.state.request_id) and returns it as X-Request-ID."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"].append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+from app.core.logs import request_id as current_request_id
 
 
 class _BodyTooLarge(Exception):
@@ -79,7 +59,7 @@ class BodySizeLimitMiddleware:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        request_id = scope.get("state", {}).get("request_id", "-")
+        request_id = current_request_id()
         body = json.dumps(
             {
                 "error": {
@@ -151,7 +131,7 @@ def _has_controls(text: str) -> bool:
 
 
 async def _send_error(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    request_id = scope.get("state", {}).get("request_id", "-")
+    request_id = current_request_id()
     body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
     await send(
         {
