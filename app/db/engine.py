@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
+from app.core.metrics import DB_POOLS
+
 
 def normalise_url(url: str) -> str:
     if url.startswith("postgres://"):
@@ -32,5 +34,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
 
+        DB_POOLS.track(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    DB_POOLS.track(engine)  # folio_db_pool_* at /metrics
+    return engine

@@ -8,10 +8,11 @@ import re
 from pydantic import BaseModel, Field
 
 from app.core.errors import NotFound
+from app.core.metrics import observe_ingest
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from indexes.engine import FolioIndex
-from indexes.readers import ORIGIN_API
+from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 
 
 class IngestResult(BaseModel):
@@ -43,6 +44,7 @@ def ingest_content(
     content = clean_text(content, field="content", max_bytes=settings.api.max_ingest_bytes)
     doc_id = api_document_id(chapter, source_id)
     report = index.ingest_text(content=content, chapter=chapter, source_id=doc_id)
+    observe_ingest(ORIGIN_API, report.counts())
     status = "added" if report.added else "updated" if report.updated else "unchanged"
     return IngestResult(document_id=doc_id, status=status, chunks=report.chunks_embedded)
 
@@ -51,3 +53,5 @@ def delete_document(*, index: FolioIndex, document_id: str) -> None:
     """Remove a document from Qdrant and the docstores; NotFound if it was never indexed."""
     if not index.delete_document(document_id):
         raise NotFound(f"document {document_id!r} not found")
+    origin = ORIGIN_API if document_id.startswith(f"{ORIGIN_API}:") else ORIGIN_CONFIG
+    observe_ingest(origin, {"deleted": 1})
