@@ -1,4 +1,5 @@
-"""`folio` command line: index, ask, serve, eval; db, keys, users (app/cli_admin.py)."""
+"""`folio` command line: index, ask, serve, eval; db, keys, users (app/cli_admin.py); backup,
+restore (app/cli_backup.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
+from app.cli_backup import backup, restore
 from app.cli_common import ConfigOpt, cli_settings, console, err_console
 from app.core.settings import Settings
 
@@ -23,6 +25,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(feedback_app, name="feedback")
+app.command()(backup)
+app.command()(restore)
 
 
 def _settings(config: Path | None) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -26,5 +27,9 @@ def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
     except ConfigError as exc:
         err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
+    # Commands print their own results; log lines are for problems (or everything at DEBUG).
+    level = max(logging.getLevelName(settings.log_level), logging.WARNING)
+    if settings.log_level == "DEBUG":
+        level = logging.DEBUG
+    configure_logging(level=logging.getLevelName(level), fmt=settings.effective_log_format)
     return settings

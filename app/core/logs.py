@@ -112,14 +112,19 @@ def configure_logging(*, level: str, fmt: Literal["json", "console"]) -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # JSON names the text "message"; the console renderer prints the "event" key as the text
+    json_only = (
+        [structlog.processors.EventRenamer("message"), _standard_fields_first]
+        if fmt == "json"
+        else []
+    )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _drop_traceback,
             _mask_processor,
-            structlog.processors.EventRenamer("message"),
-            _standard_fields_first,
+            *json_only,
             renderer,
         ],
     )

@@ -286,6 +286,7 @@ def load_settings(
     finally:
         _CURRENT_YAML, _CURRENT_ENV = None, None
     settings = _resolve_paths(settings, path.resolve().parent)
+    settings.config_path = settings.config_path or path.resolve()  # the file (backups copy it)
     if check_paths:
         for i, source in enumerate(settings.sources):
             if not source.path.is_dir():
@@ -299,7 +300,6 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else (base / p)
 
-    settings.config_path = settings.config_path or base
     settings.storage_dir = resolve(settings.storage_dir)
     for source in settings.sources:
         source.path = resolve(source.path)

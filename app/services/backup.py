@@ -1,0 +1,367 @@
+"""Backups: one archive with the database, the vectors and retrieval state, `config.yaml` and a
+manifest (versions, row and point counts, sha256 of every file); restore into an empty
+installation after checking every checksum and that the archive fits this installation.
+
+Archive layout (`folio-backup-<UTC time>.tar.gz`, mode 0600: it holds password hashes and
+TOTP secrets):
+
+    manifest.json
+    config.yaml
+    database/folio.sqlite | database/folio.pgdump
+    vectors/…            (opaque: written by FolioIndex.export_vectors)
+
+Not in the archive, by design: Redis (rate-limit windows and the FAQ cache rebuild themselves)
+and the environment's secrets (JWT_SECRET, FOLIO_KEY_PEPPER: keep them in your secret store;
+API keys only verify with the same pepper).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tarfile
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import FolioError
+from app.core.settings import Settings
+from app.db import dump, migrate
+from app.db.engine import make_engine
+from indexes.backup import BackupError
+from indexes.engine import FolioIndex
+from indexes.stores import StoreError, StoreLockedError
+
+FORMAT = "folio-backup"
+FORMAT_VERSION = 1
+PREFIX = "folio-backup-"
+SUFFIX = ".tar.gz"
+MANIFEST = "manifest.json"
+
+
+class BackupFailed(FolioError):
+    code, status = "backup_failed", 409
+
+
+@dataclass
+class BackupResult:
+    archive: Path
+    manifest: dict[str, Any]
+    seconds: float
+    removed: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class RestoreResult:
+    manifest: dict[str, Any]
+    seconds: float
+    migrated_from: str | None = None
+
+
+# -- backup -----------------------------------------------------------------------------------
+
+
+def create_backup(*, settings: Settings, out_dir: Path, keep: int | None = None) -> BackupResult:
+    """Write one archive into `out_dir`; with `keep`, delete all but the newest `keep`."""
+    if keep is not None and keep < 1:
+        raise BackupFailed("--keep must be at least 1")
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".folio-backup-", dir=out_dir) as tmp:
+        staging = Path(tmp) / "archive"
+        staging.mkdir()
+        database = _dump_database(settings, staging / "database")
+        vectors = _export_vectors(settings, staging / "vectors")
+        config_file = settings.config_path
+        if config_file is not None and config_file.is_file():
+            shutil.copy2(config_file, staging / "config.yaml")
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "versions": _versions() | database.pop("versions"),
+            "database": database,
+            "vectors": vectors,
+            "config": "config.yaml" if (staging / "config.yaml").is_file() else None,
+            "files": _checksums(staging),
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        archive = _archive_name(out_dir)
+        partial = archive.with_name(archive.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            tar.add(staging / MANIFEST, arcname=MANIFEST)  # first: read without unpacking all
+            for rel in sorted(manifest["files"]):
+                tar.add(staging / rel, arcname=rel, recursive=False)
+        os.replace(partial, archive)
+    removed = _prune(out_dir, keep) if keep else []
+    return BackupResult(archive, manifest, time.perf_counter() - started, removed)
+
+
+def _dump_database(settings: Settings, folder: Path) -> dict[str, Any]:
+    folder.mkdir()
+    url = settings.database.url
+    kind = dump.kind_of(url)
+    engine = make_engine(url)
+    try:
+        revision = migrate.current_revision(engine)
+        rows = dump.row_counts(engine)
+    finally:
+        engine.dispose()
+    if revision is None:
+        raise BackupFailed("the database has no Folio schema yet: run `folio db upgrade` first")
+    name = "folio.sqlite" if kind == "sqlite" else "folio.pgdump"
+    try:
+        if kind == "sqlite":
+            versions = dump.dump_sqlite(url, folder / name)
+            schema = None
+        else:
+            versions = dump.dump_postgres(url, folder / name)
+            schema = versions.pop("schema")
+    except dump.DumpError as exc:
+        raise BackupFailed(str(exc)) from None
+    return {
+        "kind": kind,
+        "file": f"database/{name}",
+        "alembic_revision": revision,
+        "schema": schema,
+        "rows": rows,
+        "versions": versions,
+    }
+
+
+def _export_vectors(settings: Settings, folder: Path) -> dict[str, Any]:
+    try:
+        index = FolioIndex.from_config(settings.index, eager=False)
+    except StoreLockedError as exc:
+        raise BackupFailed(
+            f"{exc}: stop it first (a consistent copy of local mode needs the folder)"
+        ) from None
+    except StoreError as exc:
+        raise BackupFailed(str(exc)) from None
+    try:
+        return index.export_vectors(folder)
+    except BackupError as exc:
+        raise BackupFailed(str(exc)) from None
+    finally:
+        index.close()
+
+
+def _versions() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {
+        "folio": version("folio"),
+        "python": platform.python_version(),
+        "llama_index_core": version("llama-index-core"),
+        "qdrant_client": version("qdrant-client"),
+        "alembic_head": migrate.head_revision() or "",
+    }
+
+
+def _checksums(root: Path) -> dict[str, dict[str, Any]]:
+    return {
+        path.relative_to(root).as_posix(): {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _archive_name(out_dir: Path) -> Path:
+    """`folio-backup-20261129T162801.123Z.tar.gz`: names sort by time (retention relies on it)."""
+    while True:
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z"
+        archive = out_dir / f"{PREFIX}{stamp}{SUFFIX}"
+        if not archive.exists():
+            return archive
+        time.sleep(0.002)
+
+
+def list_archives(out_dir: Path) -> list[Path]:
+    """Archives in `out_dir`, oldest first (the names sort by time)."""
+    return sorted(p for p in out_dir.glob(f"{PREFIX}*{SUFFIX}") if p.is_file())
+
+
+def _prune(out_dir: Path, keep: int) -> list[Path]:
+    archives = list_archives(out_dir)
+    doomed = archives[: max(0, len(archives) - keep)]
+    for path in doomed:
+        path.unlink()
+    return doomed
+
+
+# -- restore ----------------------------------------------------------------------------------
+
+
+def restore_backup(*, settings: Settings, archive: Path) -> RestoreResult:
+    """Restore `archive` into this (empty) installation; refuse anything that does not check
+    out, before touching the installation."""
+    started = time.perf_counter()
+    if not archive.is_file():
+        raise BackupFailed(f"{archive}: no such file")
+    scratch_root = settings.storage_dir.parent if settings.storage_dir.parent.is_dir() else None
+    with tempfile.TemporaryDirectory(prefix=".folio-restore-", dir=scratch_root) as tmp:
+        root = Path(tmp)
+        manifest = _unpack(archive, root)
+        _verify_files(manifest, root)
+        _check_fits(settings, manifest)
+        _check_empty(settings)
+        try:
+            FolioIndex.import_vectors(settings.index, root / "vectors")
+        except BackupError as exc:
+            raise BackupFailed(str(exc)) from None
+        database = manifest["database"]
+        try:
+            if database["kind"] == "sqlite":
+                dump.restore_sqlite(root / database["file"], settings.database.url)
+            else:
+                dump.restore_postgres(
+                    root / database["file"],
+                    settings.database.url,
+                    dumped_with=manifest["versions"]["pg_dump"],
+                )
+        except dump.DumpError as exc:
+            raise BackupFailed(f"vectors restored, database not: {exc}") from None
+    migrated_from = None
+    if database["alembic_revision"] != migrate.head_revision():
+        migrate.upgrade(settings.database.url)  # an older archive: bring it to this code's head
+        migrated_from = database["alembic_revision"]
+    _check_counts(settings, manifest)
+    return RestoreResult(manifest, time.perf_counter() - started, migrated_from)
+
+
+def _unpack(archive: Path, root: Path) -> dict[str, Any]:
+    """Extract safely (no absolute paths, links or devices) and read the manifest."""
+    try:
+        with tarfile.open(archive, mode="r:gz") as tar:
+            tar.extractall(root, filter="data")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise BackupFailed(
+            f"{archive.name} is corrupted or not a Folio backup ({type(exc).__name__}: {exc})"
+        ) from None
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        raise BackupFailed(
+            f"{archive.name} has no readable {MANIFEST}: not a Folio backup"
+        ) from None
+    if manifest.get("format") != FORMAT:
+        raise BackupFailed(f"{archive.name} is not a Folio backup")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BackupFailed(
+            f"{archive.name} has backup format {manifest.get('format_version')}; "
+            f"this Folio reads format {FORMAT_VERSION}"
+        )
+    return manifest
+
+
+def _verify_files(manifest: dict[str, Any], root: Path) -> None:
+    listed = manifest.get("files") or {}
+    present = {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST
+    }
+    if present - set(listed):
+        raise BackupFailed(
+            f"archive holds files its manifest does not list: {sorted(present - set(listed))[:3]}"
+        )
+    for rel, expected in listed.items():
+        path = root / rel
+        if not path.is_file():
+            raise BackupFailed(f"archive is missing {rel}")
+        if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+            raise BackupFailed(f"checksum mismatch for {rel}: the archive is corrupted")
+
+
+def _check_fits(settings: Settings, manifest: dict[str, Any]) -> None:
+    from indexes.backup import check_compatible
+
+    database = manifest["database"]
+    kind = dump.kind_of(settings.database.url)
+    if database["kind"] != kind:
+        raise BackupFailed(
+            f"the archive holds a {database['kind']} database; this installation uses {kind}"
+        )
+    if database["alembic_revision"] not in migrate.known_revisions():
+        raise BackupFailed(
+            f"the archive's schema revision {database['alembic_revision']} is unknown here "
+            f"(head {migrate.head_revision()}): restore with the Folio release that made it"
+        )
+    if kind == "postgresql":
+        engine = make_engine(settings.database.url)
+        try:
+            _, schema = dump.server_info(engine)
+        finally:
+            engine.dispose()
+        if schema != database["schema"]:
+            raise BackupFailed(
+                f"the archive's tables live in schema {database['schema']!r}; "
+                f"this connection's schema is {schema!r}"
+            )
+    try:
+        check_compatible(settings.index, manifest["vectors"])
+    except BackupError as exc:
+        raise BackupFailed(str(exc)) from None
+
+
+def _check_empty(settings: Settings) -> None:
+    from indexes.backup import check_empty
+
+    engine = make_engine(settings.database.url)
+    try:
+        rows = {t: n for t, n in dump.row_counts(engine).items() if n}
+    finally:
+        engine.dispose()
+    if rows:
+        summary = ", ".join(f"{t}: {n}" for t, n in list(rows.items())[:4])
+        raise BackupFailed(
+            f"the database is not empty ({summary}); restore needs an empty installation"
+        )
+    try:
+        check_empty(settings.index)
+    except (BackupError, StoreError) as exc:
+        raise BackupFailed(str(exc)) from None
+
+
+def _check_counts(settings: Settings, manifest: dict[str, Any]) -> None:
+    """After the restore: the same rows and points as when the backup was made."""
+    engine = make_engine(settings.database.url)
+    try:
+        rows = dump.row_counts(engine)
+    finally:
+        engine.dispose()
+    if rows != manifest["database"]["rows"]:
+        raise BackupFailed(
+            f"restored rows {rows} differ from the manifest's {manifest['database']['rows']}"
+        )
+    index = FolioIndex.from_config(settings.index, eager=False)
+    try:
+        points = index.point_count()
+    finally:
+        index.close()
+    if points != manifest["vectors"]["counts"]["points"]:
+        raise BackupFailed(
+            f"restored {points} points; the manifest says {manifest['vectors']['counts']['points']}"
+        )
