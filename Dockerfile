@@ -62,8 +62,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 ca-certificates postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --create-home --home-dir /home/folio folio \
-    && mkdir -p /app/storage /backups \
-    && chown folio:folio /app/storage /backups
+    && mkdir -p /app/storage /app/backups /backups \
+    && chown folio:folio /app/storage /app/backups /backups
 
 COPY --from=build /opt/folio /opt/folio
 # The repo's config.yaml works as is: its relative paths resolve under /app (storage/ is the

