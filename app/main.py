@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.routes import (
     auth,
+    backup,
     feedback,
     health,
     ingest,
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(usage.router)
     app.include_router(metrics.router)
+    app.include_router(backup.router)
 
     if settings.api.allowed_origins:
         app.add_middleware(

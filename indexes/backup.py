@@ -132,6 +132,8 @@ def check_empty(cfg: IndexConfig) -> None:
         )
     if not cfg.vector_store.is_server:
         assert cfg.vector_store.path is not None
+        if cfg.vector_store.path.exists():
+            open_qdrant(cfg.vector_store).close()  # StoreLockedError while a server holds it
         if (cfg.vector_store.path / "collection").is_dir() and any(
             (cfg.vector_store.path / "collection").iterdir()
         ):

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import tarfile
 import tempfile
@@ -138,7 +139,57 @@ def _dump_database(settings: Settings, folder: Path) -> dict[str, Any]:
     }
 
 
+EXPORT_PREFIX = ".export-"
+
+
+def export_vectors_in_storage(*, index: FolioIndex) -> dict[str, Any]:
+    """In the running server: export into a fresh folder under storage_dir (the CLI that
+    asked reads it and deletes it); return its name and the export's metadata."""
+    folder = index.cfg.storage_dir / f"{EXPORT_PREFIX}{secrets.token_hex(8)}"
+    try:
+        meta = index.export_vectors(folder)
+    except BackupError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BackupFailed(str(exc)) from None
+    return {"folder": folder.name, "meta": meta}
+
+
+def _export_via_server(settings: Settings, folder: Path) -> dict[str, Any] | None:
+    """Local store held by a running `folio serve`: let it export (under its lock), then move
+    the result here. None when no server runs."""
+    import httpx
+
+    from app.services.handoff import HANDOFF_HEADER, find_server
+
+    if settings.vector_store.is_server:
+        return None
+    server = find_server(settings.storage_dir)
+    if server is None:
+        return None
+    try:
+        response = httpx.post(
+            f"{server.url}/admin/export-vectors",
+            headers={HANDOFF_HEADER: server.token},
+            timeout=3600,
+        )
+    except httpx.HTTPError as exc:
+        raise BackupFailed(f"could not reach the running server at {server.url} ({exc})") from None
+    if response.status_code != 200:
+        message = response.json().get("error", {}).get("message", response.text)
+        raise BackupFailed(f"the running server refused the export: {message}")
+    body = response.json()
+    exported = settings.storage_dir / body["folder"]
+    try:
+        shutil.move(str(exported), str(folder))
+    finally:
+        shutil.rmtree(exported, ignore_errors=True)
+    return dict(body["meta"])
+
+
 def _export_vectors(settings: Settings, folder: Path) -> dict[str, Any]:
+    via_server = _export_via_server(settings, folder)
+    if via_server is not None:
+        return via_server
     try:
         index = FolioIndex.from_config(settings.index, eager=False)
     except StoreLockedError as exc:
@@ -341,6 +392,8 @@ def _check_empty(settings: Settings) -> None:
         )
     try:
         check_empty(settings.index)
+    except StoreLockedError as exc:
+        raise BackupFailed(f"{exc}: stop it before restoring") from None
     except (BackupError, StoreError) as exc:
         raise BackupFailed(str(exc)) from None
 

@@ -303,3 +303,57 @@ def test_keep_prunes_the_oldest_archives(tmp_path: Path, book_dir: Path, indexed
     assert list_archives(out) == made[1:]
     with pytest.raises(BackupFailed, match="at least 1"):
         create_backup(settings=settings, out_dir=out, keep=0)
+
+
+def test_backup_while_serving_the_local_store_goes_through_the_server(
+    tmp_path: Path, book_dir: Path
+):
+    """Local Qdrant allows one process: a running `folio serve` exports under its own lock and
+    the CLI packs the result; a restore aimed at the served store is refused."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.utils.builders import REPO
+    from tests.utils.http import free_port
+
+    mock = {"embedding": {"provider": "mock", "dimensions": 8}}
+    site = tmp_path / "site"
+    site.mkdir()
+    config = write_config(site, book_dir, **mock)
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--config", str(config), "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while not (site / "storage" / "server.json").exists() or not _ready(port):
+            assert server.poll() is None and time.time() < deadline, "server did not start"
+            time.sleep(0.3)
+        indexed = run_folio("index", "--config", str(config))  # handed to the server too
+        assert indexed.returncode == 0 and "via http" in indexed.stdout, indexed.stderr
+        made = run_folio("backup", "--config", str(config), "--out", str(tmp_path / "out"))
+        assert made.returncode == 0, made.stderr
+        assert not list((site / "storage").glob(".export-*"))  # the server's export was moved
+        (archive,) = list_archives(tmp_path / "out")
+        refused = run_folio("restore", str(archive), "--config", str(config))
+        assert refused.returncode == 1 and "restore" in refused.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    target = _empty_site(tmp_path / "new", book_dir, **mock)
+    result = restore_backup(settings=target, archive=archive)
+    assert result.manifest["vectors"]["counts"]["points"] > 0
+    assert result.manifest["vectors"]["counts"]["documents_config"] == 5
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
