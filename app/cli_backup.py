@@ -52,7 +52,7 @@ def restore(
     """Restore an archive into this installation, which must be empty (new database, empty
     storage). Checksums, versions and the embedding model are checked first."""
     from app.core.errors import FolioError
-    from app.services.backup import restore_backup
+    from app.services.restore import restore_backup
 
     settings = cli_settings(config, check_paths=False)
     try:

@@ -22,7 +22,8 @@ from app.core.settings import Settings, load_settings
 from app.db import migrate
 from app.db.engine import make_engine
 from app.main import create_app
-from app.services.backup import BackupFailed, create_backup, list_archives, restore_backup
+from app.services.backup import BackupFailed, create_backup, list_archives
+from app.services.restore import restore_backup
 from indexes.engine import FolioIndex
 from tests.utils.builders import write_config
 from tests.utils.cli import run_folio

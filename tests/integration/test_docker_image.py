@@ -2,8 +2,8 @@
 `docker build` with the CA bundle as a build secret and the machine's CPU torch wheel, then
 `folio db upgrade` as a one-shot container and `folio serve` with no network at all. It must
 turn healthy, index through `folio index` (handed to the server), answer POST /query with
-citations, log JSON, not migrate by itself, run as a non-root user, and keep neither the CA
-bundle nor the wheel.
+citations, write a backup through the running server, log JSON, not migrate by itself, run as
+a non-root user, and keep neither the CA bundle nor the wheel.
 
 Opt-in (it builds a 2.5 GB image: ~6 minutes cold, ~2 warm):
     FOLIO_TEST_DOCKER=1 .venv/bin/python -m pytest tests/integration/test_docker_image.py
@@ -193,6 +193,10 @@ def test_container_migrates_once_serves_offline_and_answers_with_citations(docke
         )
         assert answer["sources"] and re.search(r"\[\d\]", answer["answer"])
         assert any("Flour and Water" in (s["chapter"] or "") for s in answer["sources"])
+
+        backup = _run(docker, "exec", name, "folio", "backup", "--keep", "2", step="folio backup")
+        assert "backup /app/backups/folio-backup-" in backup.stdout  # through the server
+        assert re.search(r"[1-9]\d* points, 5 documents", backup.stdout.replace("\n", " "))
 
         logs = _run(docker, "logs", name, step="logs")
         lines = [ln for ln in (logs.stdout + logs.stderr).splitlines() if ln.strip()]
