@@ -1,4 +1,5 @@
-"""`folio` command line: index, ask, serve, eval; db, keys, users (app/cli_admin.py)."""
+"""`folio` command line: index, ask, serve, eval; db, keys, users (app/cli_admin.py); backup,
+restore (app/cli_backup.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
+from app.cli_backup import backup, restore
 from app.cli_common import ConfigOpt, cli_settings, console, err_console, uvicorn_options
 from app.core.settings import Settings
 
@@ -25,6 +27,8 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(feedback_app, name="feedback")
 models_app = typer.Typer(help="The local embedding model's ONNX export.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.command()(backup)
+app.command()(restore)
 
 
 def _settings(config: Path | None) -> Settings:
@@ -233,12 +237,16 @@ def serve(
     if local:
         write_server_info(settings.storage_dir, host=host, port=port, token=token)
     try:
+        # log_config=None: keep Folio's structured handler (create_app set it up); its own
+        # access line replaces uvicorn's, which would log raw paths and query strings.
         uvicorn.run(
             application,
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
             **uvicorn_options(settings),
+            log_config=None,
+            access_log=False,
         )
     finally:
         remove_server_info(settings.storage_dir)

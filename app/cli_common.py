@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from app.core.logs import configure_logging
 from app.core.settings import ConfigError, Settings, load_settings
 
 console = Console()
@@ -21,10 +23,16 @@ ConfigOpt = Annotated[
 def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
     """Settings for a command; a config error is one red line and exit code 2, no traceback."""
     try:
-        return load_settings(config, check_paths=check_paths)
+        settings = load_settings(config, check_paths=check_paths)
     except ConfigError as exc:
         err_console.print(f"[red]config error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    # Commands print their own results; log lines are for problems (or everything at DEBUG).
+    level = max(logging.getLevelName(settings.log_level), logging.WARNING)
+    if settings.log_level == "DEBUG":
+        level = logging.DEBUG
+    configure_logging(level=logging.getLevelName(level), fmt=settings.effective_log_format)
+    return settings
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

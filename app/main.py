@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.routes import (
     auth,
+    backup,
     feedback,
     health,
     ingest,
@@ -23,10 +25,10 @@ from app.api.routes import (
     usage,
 )
 from app.core.errors import install_error_handlers
+from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import (
     BodySizeLimitMiddleware,
-    RequestIdMiddleware,
     SecurityHeadersMiddleware,
     UnhandledErrorMiddleware,
 )
@@ -51,7 +53,7 @@ def create_app(
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
     ensure_secrets(settings)  # unset secrets: generated once into the storage folder
 
     @asynccontextmanager
@@ -103,6 +105,7 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(usage.router)
     app.include_router(metrics.router)
+    app.include_router(backup.router)
 
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
     if settings.api.allowed_origins:
@@ -124,5 +127,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
+    app.add_middleware(AccessLogMiddleware)
+    # Outermost: every response carries X-Request-ID (an incoming one is kept when plain) and
+    # every log line of the request names it.
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        validator=valid_request_id,
+        generator=lambda: uuid.uuid4().hex,
+    )
     return app

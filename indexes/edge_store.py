@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +257,50 @@ class EdgeVectorStore(BasePydanticVectorStore):
             flt = Filter(must=flt.must, must_not=[HasIdCondition(set(keep_ids))])
         self._shard.update(UpdateOperation.delete_points_by_filter(flt))
 
+    def export_points(self) -> Iterator[dict[str, Any]]:
+        """Every point as plain data (id, both vectors, payload): a backup that does not depend
+        on the engine's file format."""
+        from qdrant_edge import ScrollRequest
+
+        if self._attach() is None:
+            return
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(
+                ScrollRequest(offset=offset, limit=500, with_payload=True, with_vector=True)
+            )
+            for r in records:
+                sparse = r.vector[SPARSE]
+                yield {
+                    "id": str(r.id),
+                    "dense": list(r.vector[DENSE]),
+                    "sparse": [list(sparse.indices), list(sparse.values)],
+                    "payload": r.payload,
+                }
+            if offset is None:
+                return
+
+    def import_points(self, records: Iterable[dict[str, Any]]) -> int:
+        """Upsert points exported by `export_points` (a restore into an empty store)."""
+        from qdrant_edge import Point, SparseVector, UpdateOperation
+
+        batch: list[Any] = []
+        count = 0
+        for record in records:
+            shard = self._ensure_shard(len(record["dense"]))
+            indices, values = record["sparse"]
+            vectors = {DENSE: record["dense"], SPARSE: SparseVector(indices, values)}
+            batch.append(Point(record["id"], vectors, record["payload"]))
+            if len(batch) >= self.batch_size:
+                shard.update(UpdateOperation.upsert_points(batch))
+                count += len(batch)
+                batch = []
+        if batch:
+            self._shard.update(UpdateOperation.upsert_points(batch))
+            count += len(batch)
+        self.flush()
+        return count
+
     def clear(self) -> None:
         from qdrant_edge import Filter, UpdateOperation
 
@@ -269,6 +313,13 @@ class EdgeVectorStore(BasePydanticVectorStore):
         from qdrant_edge import CountRequest
 
         return self._shard.count(CountRequest(exact=True)) if self._attach() is not None else 0
+
+    def count_doc(self, doc_id: str) -> int:
+        from qdrant_edge import CountRequest
+
+        if self._attach() is None:
+            return 0
+        return self._shard.count(CountRequest(exact=True, filter=_doc_filter(doc_id)))
 
     def point_ids(self) -> set[str]:
         """Every point id (checks and tests; a scroll over the whole shard)."""

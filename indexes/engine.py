@@ -233,3 +233,20 @@ class FolioIndex:
 
     def describe(self) -> str:
         return describe_store(self.cfg.vector_store)
+
+    # -- backup (the storage layout is known only to indexes/backup.py) ----------------------
+
+    def export_vectors(self, target_dir: Path) -> dict[str, Any]:
+        """Write the vector store's points into `target_dir`, consistently (writes paused);
+        return the export's metadata (layout, collection, embedding, counts)."""
+        from indexes.backup import export_vectors
+
+        return export_vectors(self, target_dir)
+
+    @staticmethod
+    def import_vectors(cfg: IndexConfig, source_dir: Path) -> dict[str, Any]:
+        """Put an `export_vectors` folder in place for `cfg`, whose store must be empty and
+        not open; open a FolioIndex afterwards."""
+        from indexes.backup import import_vectors
+
+        return import_vectors(cfg, source_dir)

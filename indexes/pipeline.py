@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import BaseNode, Document
 
-from indexes.ledger import DELETING, SqlLedger
+from indexes.ledger import DELETING, INDEXED, SqlLedger
 from indexes.parsers import BookNodeParser
 
 log = logging.getLogger("folio.index")
@@ -84,10 +85,18 @@ class _DocLocks:
     writes of different documents run side by side."""
 
     def __init__(self, stripes: int = 64) -> None:
-        self._locks = [threading.Lock() for _ in range(stripes)]
+        self._locks = [threading.RLock() for _ in range(stripes)]
 
-    def __call__(self, doc_id: str) -> threading.Lock:
+    def __call__(self, doc_id: str) -> threading.RLock:
         return self._locks[hash(doc_id) % len(self._locks)]
+
+    @contextmanager
+    def all(self) -> Iterator[None]:
+        """Every stripe, in order (no deadlock with single-stripe holders)."""
+        with ExitStack() as stack:
+            for lock in self._locks:
+                stack.enter_context(lock)
+            yield
 
 
 class Indexer:
@@ -136,6 +145,13 @@ class Indexer:
             self.ledger.remove(doc_id)
             return True
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No document is written or deleted by this process inside the block (backups);
+        embedding may go on, writes wait."""
+        with self._doc_lock.all():
+            yield
+
     def recover(self) -> RecoveryReport:
         """Settle what an interrupted run left (see the module docstring)."""
         report = RecoveryReport()
@@ -149,11 +165,15 @@ class Indexer:
                     self.vector_store.delete_except(entry.id, entry.chunk_ids)
                     self.ledger.settle(entry.id)
                     report.settled.append(entry.id)
-        known = {e.id for e in self.ledger.entries()}
-        for doc_id in self.vector_store.doc_counts():
-            if doc_id not in known:
+        entries = {e.id: e for e in self.ledger.entries()}
+        counts = self.vector_store.doc_counts()
+        for doc_id in counts:
+            if doc_id not in entries:
                 self._adopt(doc_id)
                 report.orphan_documents.append(doc_id)
+        for entry in entries.values():
+            if entry.state == INDEXED and counts.get(entry.id, 0) < entry.chunk_count:
+                self._drop_if_points_lost(entry.id, report)
         if report:
             log.warning(
                 "recovered the index after an interrupted run: %d settled, %d dropped, "
@@ -163,6 +183,20 @@ class Indexer:
                 len(report.orphan_documents),
             )
         return report
+
+    def _drop_if_points_lost(self, doc_id: str, report: RecoveryReport) -> None:
+        """Points lost under a committed row (a restore from a backup taken mid-write, a store
+        reset): drop the row so the next sync or ingest writes the document again. Checked
+        again on fresh data first: another replica may have just rewritten the document."""
+        with self._doc_lock(doc_id):
+            entry = self.ledger.get(doc_id)
+            if entry is None or entry.state != INDEXED:
+                return
+            if self.vector_store.count_doc(doc_id) >= entry.chunk_count:
+                return
+            self.vector_store.delete(doc_id)
+            self.ledger.remove(doc_id)
+            report.dropped.append(doc_id)
 
     def _adopt(self, doc_id: str) -> None:
         """Give points that no ledger row owns (an index made by other means, or a ledger

@@ -126,6 +126,12 @@ class ServerVectorStore(QdrantVectorStore):
             return 0
         return self._client.count(self.collection_name, exact=True).count
 
+    def count_doc(self, doc_id: str) -> int:
+        if not self._client.collection_exists(self.collection_name):
+            return 0
+        flt = rest.Filter(must=[_doc_condition(doc_id)])
+        return self._client.count(self.collection_name, count_filter=flt, exact=True).count
+
     def point_ids(self) -> set[str]:
         """Every point id (checks and tests; a scroll over the whole collection)."""
         if not self._client.collection_exists(self.collection_name):

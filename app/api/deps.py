@@ -87,6 +87,7 @@ def get_identity(
         client_ip=client_ip(request),
     )
     db.commit()  # ends the read transaction: no connection held for the rest of the request
+    request.state.identity_kind = identity.kind  # for the access log line; never the secret
     return identity
 
 

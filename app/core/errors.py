@@ -17,6 +17,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.logs import request_id
+
 log = logging.getLogger("folio.errors")
 
 
@@ -121,7 +123,8 @@ def where(exc: BaseException) -> str:
 
 
 def request_id_of(request: Request) -> str:
-    return getattr(request.state, "request_id", "-")
+    """The request's id (asgi-correlation-id), as in its X-Request-ID header and log lines."""
+    return request_id()
 
 
 def error_response(

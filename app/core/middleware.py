@@ -1,5 +1,5 @@
-"""ASGI middleware: request ids, security headers, a hard cap on request body size, and the
-last-resort 500.
+"""ASGI middleware: security headers, a hard cap on request body size, and the last-resort 500.
+(Request ids come from asgi-correlation-id, see app/main.py and app/core/logs.py.)
 
 The body cap counts bytes as they arrive, so a client lying in (or omitting) Content-Length
 (a chunked upload) still cannot make the server buffer more than the limit, and gets the same
@@ -10,35 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import where
+from app.core.logs import request_id as current_request_id
 
 log = logging.getLogger("folio.errors")
-
-
-class RequestIdMiddleware:
-    """Gives each request an id (request.state.request_id) and returns it as X-Request-ID."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"].append((b"x-request-id", request_id.encode()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 class BodySizeLimitMiddleware:
@@ -92,7 +70,7 @@ class BodySizeLimitMiddleware:
                 raise
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        request_id = scope.get("state", {}).get("request_id", "-")
+        request_id = current_request_id()
         body = json.dumps(
             {
                 "error": {
@@ -164,7 +142,7 @@ def _has_controls(text: str) -> bool:
 
 
 async def _send_error(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    request_id = scope.get("state", {}).get("request_id", "-")
+    request_id = current_request_id()
     body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
     await send(
         {
@@ -206,7 +184,7 @@ class UnhandledErrorMiddleware:
         except Exception as exc:
             if started:  # mid-stream: nothing valid can be sent any more
                 raise
-            request_id = scope.get("state", {}).get("request_id", "-")
+            request_id = current_request_id()
             log.error(
                 "unhandled error request_id=%s type=%s at=%s",
                 request_id,

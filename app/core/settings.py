@@ -54,6 +54,8 @@ ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
     "FOLIO_ADMIN_API_KEY": [("auth", "admin_api_key")],
     "FOLIO_KEY_PEPPER": [("auth", "key_pepper")],
     "FOLIO_ENV": [("environment",)],
+    "FOLIO_LOG_FORMAT": [("log_format",)],
+    "FOLIO_AUTO_MIGRATE": [("database", "auto_migrate")],
 }
 
 
@@ -222,6 +224,9 @@ class Settings(BaseSettings, IndexConfig):
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: json in production, console elsewhere"
+    )
     config_path: Path | None = None
 
     api: ApiConfig = ApiConfig()
@@ -255,6 +260,12 @@ class Settings(BaseSettings, IndexConfig):
                     "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
         return self
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format == "auto":
+            return "json" if self.environment == "production" else "console"
+        return self.log_format
 
     @property
     def index(self) -> IndexConfig:
@@ -329,6 +340,7 @@ def load_settings(
     finally:
         _CURRENT_YAML, _CURRENT_ENV = None, None
     settings = _resolve_paths(settings, path.resolve().parent)
+    settings.config_path = settings.config_path or path.resolve()  # the file (backups copy it)
     if check_paths:
         for i, source in enumerate(settings.sources):
             if not source.path.is_dir():
@@ -342,7 +354,6 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else (base / p)
 
-    settings.config_path = settings.config_path or base
     settings.storage_dir = resolve(settings.storage_dir)
     for source in settings.sources:
         source.path = resolve(source.path)

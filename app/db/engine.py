@@ -22,6 +22,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
+from app.core.metrics import DB_POOLS
+
 log = logging.getLogger("folio.db")
 
 PG_CONNECT_TIMEOUT_S = 5  # an unreachable host fails in seconds, not after the TCP timeout
@@ -97,13 +99,16 @@ def make_engine(url: str, cfg: Any = None) -> Engine:
                 cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        DB_POOLS.track(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
         **pool,
     )
+    DB_POOLS.track(engine)  # folio_db_pool_* at /metrics
+    return engine
 
 
 def database_problem(engine: Engine) -> str | None:

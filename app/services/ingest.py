@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.core.errors import Forbidden, NotFound
+from app.core.metrics import observe_ingest
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from app.db.models import ApiKey
@@ -102,6 +103,7 @@ def ingest_content(
     report = index.ingest_text(
         content=content, chapter=chapter, source_id=doc_id, owner=identity.subject
     )
+    observe_ingest(ORIGIN_API, report.counts())
     status = "added" if report.added else "updated" if report.updated else "unchanged"
     return IngestResult(document_id=doc_id, status=status, chunks=report.chunks_embedded)
 
@@ -123,6 +125,7 @@ def delete_document(*, db: Session, index: FolioIndex, identity: Identity, docum
     _check_can_change(db=db, identity=identity, entry=entry)
     if not index.delete_document(entry.id):
         raise NotFound(f"document {document_id!r} not found")
+    observe_ingest(entry.origin, {"deleted": 1})
     return entry.id
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.errors import ServiceUnavailable, where
+from app.core.metrics import FAQ_CACHE
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from app.services.faq_cache import FaqCache
@@ -63,15 +64,18 @@ def answer_with_cache(
         namespace = index.answer_namespace(top_k=top_k, allow_llm=allow_llm)
         hit = cache.lookup_exact(namespace, question)
         if hit is not None:  # asked before, word for word: not even an embedding
+            FAQ_CACHE.labels("exact_hit").inc()
             hit.cached, hit.usage = True, Usage()
             hit.latency_ms = (time.perf_counter() - started) * 1000
             return hit
         embedding, embed_usage = index.embed_question(question)
         hit = cache.lookup(namespace, embedding)
         if hit is not None:
+            FAQ_CACHE.labels("semantic_hit").inc()
             hit.cached, hit.usage = True, embed_usage
             hit.latency_ms = (time.perf_counter() - started) * 1000
             return hit
+        FAQ_CACHE.labels("miss").inc()
         answer = index.query(question, top_k=top_k, allow_llm=allow_llm, embedding=embedding)
     except Exception as exc:
         log.error("query failed type=%s at=%s", type(exc).__name__, where(exc))

@@ -6,7 +6,9 @@ import queue
 import threading
 from collections.abc import Iterator
 
+from app.core.metrics import observe_ingest
 from indexes.engine import FolioIndex
+from indexes.readers import ORIGIN_CONFIG
 
 
 def reindex_events(index: FolioIndex) -> Iterator[dict]:
@@ -19,6 +21,7 @@ def reindex_events(index: FolioIndex) -> Iterator[dict]:
     def work() -> None:
         try:
             report = index.index_sources(progress=progress)
+            observe_ingest(ORIGIN_CONFIG, report.counts())
             events.put({"event": "summary", **report.counts()})
         except Exception as exc:
             events.put({"event": "error", "message": f"re-index failed ({type(exc).__name__})"})

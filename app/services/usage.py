@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput
+from app.core.metrics import COST, TOKENS
 from app.core.settings import Settings
 from app.db.models import UsageRecord, utcnow
 from app.services.identity import Identity
@@ -26,6 +27,7 @@ GroupBy = Literal["day", "key", "user"]
 
 DAILY_COST = Gauge("folio_cost_today_usd", "Priced token usage since 00:00 UTC")
 OVER_BUDGET = Gauge("folio_daily_budget_exceeded", "1 when today's cost crossed the budget")
+DAILY_BUDGET = Gauge("folio_daily_budget_usd", "usage.daily_budget_usd (0: no budget set)")
 
 
 def price(*, settings: Settings, usage: Usage, mode: str) -> float:
@@ -83,7 +85,11 @@ def record_usage(
     )
     db.add(record)
     db.commit()
+    for kind in ("prompt", "completion", "embedding"):
+        TOKENS.labels(kind).inc(getattr(record, f"{kind}_tokens"))
+    COST.inc(record.cost_usd)
     budget = settings.usage.daily_budget_usd
+    DAILY_BUDGET.set(budget or 0)
     today = cost_today(db=db)
     DAILY_COST.set(today)
     if budget is not None:

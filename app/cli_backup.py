@@ -1,0 +1,75 @@
+"""`folio backup` and `folio restore` (the logic is in app/services/backup.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli_common import ConfigOpt, cli_settings, console, err_console
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def backup(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Folder for the archive (default: backups/ beside storage)"
+        ),
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", help="Keep only the newest N archives in the folder")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write one archive: database, vectors and retrieval state, config.yaml, manifest."""
+    from app.core.errors import FolioError
+    from app.services.backup import create_backup
+
+    settings = cli_settings(config, check_paths=False)
+    folder = out or settings.storage_dir.parent / "backups"
+    try:
+        result = create_backup(settings=settings, out_dir=folder, keep=keep)
+    except FolioError as exc:
+        raise _fail(exc.message) from None
+    m = result.manifest
+    size_mb = result.archive.stat().st_size / 1e6
+    console.print(f"backup {result.archive} ({size_mb:.1f} MB)", highlight=False)
+    console.print(_summary(m) + f", {result.seconds:.1f} s", highlight=False)
+    for path in result.removed:
+        console.print(f"removed old backup {path.name}", highlight=False)
+
+
+def restore(
+    archive: Annotated[Path, typer.Argument(help="A folio-backup-*.tar.gz archive")],
+    config: ConfigOpt = None,
+) -> None:
+    """Restore an archive into this installation, which must be empty (new database, empty
+    storage). Checksums, versions and the embedding model are checked first."""
+    from app.core.errors import FolioError
+    from app.services.restore import restore_backup
+
+    settings = cli_settings(config, check_paths=False)
+    try:
+        result = restore_backup(settings=settings, archive=archive)
+    except FolioError as exc:
+        raise _fail(exc.message) from None
+    console.print(f"restored {archive.name}: {_summary(result.manifest)}, {result.seconds:.1f} s")
+    if result.migrated_from:
+        console.print(f"database migrated from revision {result.migrated_from} to head")
+
+
+def _summary(manifest: dict) -> str:
+    rows = manifest["database"]["rows"]
+    counts = manifest["vectors"]["counts"]
+    documents = counts["documents_config"] + counts["documents_api"]
+    return (
+        f"{manifest['database']['kind']} ({rows.get('users', 0)} users, "
+        f"{rows.get('chat_sessions', 0)} sessions, {rows.get('messages', 0)} messages), "
+        f"{counts['points']} points, {documents} documents"
+    )
