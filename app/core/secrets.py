@@ -61,9 +61,11 @@ def _create(path: Path, *, settings: Settings, env: str) -> str:
     level = logging.WARNING if settings.environment == "production" else logging.INFO
     log.log(
         level,
-        "generated a random %s in %s (mode 0600); set %s to choose it yourself%s",
+        # the path relative to the storage folder: logs never carry absolute paths
+        "generated a random %s in <storage_dir>/secrets/%s (mode 0600); set %s to choose it "
+        "yourself%s",
         path.name,
-        path,
+        path.name,
         env,
         " (replicas that do not share this folder need the same value)"
         if settings.environment == "production"

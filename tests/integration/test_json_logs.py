@@ -147,7 +147,8 @@ def _scenario(url: str) -> tuple[list[str], list[str]]:
         session = c.post("/sessions").json()
         secrets.append(session["id"])  # an anonymous reader's only credential
         msg = c.post(f"/sessions/{session['id']}/messages", json={"query": "And salt?"}).json()
-        fb = c.post(f"/messages/{msg['id']}/feedback", json={"rating": 1}).json()
+        rate = {"rating": 1, "session_id": session["id"]}
+        fb = c.post(f"/messages/{msg['id']}/feedback", json=rate).json()
         assert fb["rating"] == 1
         # errors: bad key, bad bearer, validation, unknown route, rate limit
         bad_key = "fk_AAAAAAAAAAAA_not-a-real-key-but-shaped-like-one"

@@ -59,7 +59,7 @@ async def test_secrets_are_generated_once_0600_and_survive_restarts(tmp_path: Pa
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         value = path.read_text()
         assert len(value) >= 64
-        assert str(path) in caplog.text and value not in caplog.text
+        assert f"<storage_dir>/secrets/{path.name}" in caplog.text and value not in caplog.text
     assert settings.auth.jwt_key() == (folder / "jwt_secret").read_text()
     assert settings.auth.jwt_key() != settings.auth.pepper()
 
