@@ -21,6 +21,7 @@ from app.api.routes import (
     sessions,
     stream,
     usage,
+    web,
 )
 from app.core.errors import install_error_handlers
 from app.core.metrics import MetricsMiddleware
@@ -94,6 +95,8 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(usage.router)
     app.include_router(metrics.router)
+    app.include_router(web.router)
+    web.mount_static(app)
 
     if settings.api.allowed_origins:
         app.add_middleware(
@@ -112,7 +115,7 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, embed_origins=settings.api.allowed_origins)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response carries the id
     return app

@@ -7,6 +7,7 @@ Precedence: explicit arguments > environment (the operator names in DESIGN.md) >
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,8 @@ from indexes.config import (
 DEFAULT_CONFIG = "config.yaml"
 DEV_JWT_SECRET = "dev-only-change-me"
 DEV_KEY_PEPPER = "dev-only-pepper-change-me"
+# scheme://host[:port]: a name or an IPv4 address, or an IPv6 address in brackets.
+_ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 # Flat operator-facing environment names → nested settings paths.
 ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
@@ -82,6 +85,16 @@ class ApiConfig(_Strict):
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        # They go into CORS and into the widget's CSP frame-ancestors: a path, a trailing slash
+        # or a stray ';' would silently match nothing or inject a directive.
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
         return value
 
     @field_validator("redis_url")
