@@ -38,7 +38,7 @@
   function mount() {
     var host = document.createElement("div");
     host.setAttribute("data-folio-widget", "");
-    var root = host.attachShadow({ mode: "closed" });
+    var root = host.attachShadow({ mode: "open" }) // styles isolated; the iframe isolates the chat;
     if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function") {
       var sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS); // not an inline <style>: works under the host's strict CSP
@@ -61,6 +61,7 @@
     root.appendChild(panel);
     root.appendChild(button);
     var frame = null;
+    var loaded = false;
 
     function open() {
       if (!frame) {
@@ -68,7 +69,10 @@
         frame.title = "Folio: ask the book";
         frame.setAttribute("sandbox", "allow-scripts allow-same-origin allow-forms");
         frame.setAttribute("referrerpolicy", "no-referrer");
-        frame.addEventListener("load", focusFrame);
+        frame.addEventListener("load", function () {
+          loaded = true;
+          focusFrame();
+        });
         frame.src = origin + "/widget";
         panel.appendChild(frame);
       }
@@ -77,7 +81,7 @@
       focusFrame();
     }
     function focusFrame() {
-      if (frame && frame.contentWindow && !panel.hidden) {
+      if (loaded && frame.contentWindow && !panel.hidden) {
         frame.contentWindow.postMessage({ type: "folio:focus" }, origin);
       }
     }

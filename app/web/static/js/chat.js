@@ -40,13 +40,21 @@ export function formatWait(seconds) {
 export class Conversation {
   /**
    * parts: {thread, form, input, button, notice, announcer, empty}; passage: PassagePanel;
-   * onSession(id, title) when a conversation starts; sessionStore: {remember, forget} or null.
+   * onSession(id, title) when a conversation starts, onAnswered() when an answer is stored.
    */
-  constructor({ client, parts, passage, onSession = () => {}, onAuthLost = () => {} }) {
+  constructor({
+    client,
+    parts,
+    passage,
+    onSession = () => {},
+    onAnswered = () => {},
+    onAuthLost = () => {},
+  }) {
     this.client = client;
     this.parts = parts;
     this.passage = passage;
     this.onSession = onSession;
+    this.onAnswered = onAnswered;
     this.onAuthLost = onAuthLost;
     this.sessionId = null;
     this.controller = null;
@@ -178,6 +186,7 @@ export class Conversation {
       );
       performance.measure("folio:answer", { start: started, end: performance.now() });
       this.finish(turn, done);
+      this.onAnswered();
       this.parts.announcer.textContent =
         done.found === false ? "No answer found." : "Answer ready.";
     } catch (err) {

@@ -46,6 +46,7 @@ conversation = new Conversation({
     announcer: $("announcer"),
   },
   onSession: (id, title) => sessions.remember(id, title),
+  onAnswered: () => auth.user && sessions.refresh(), // the server titles it on the first answer
   onAuthLost: () => auth.forget(),
 });
 

@@ -70,7 +70,10 @@ export const refreshToken = {
   set: (value) => write("sessionStorage", "folio.refresh", value),
 };
 
-/** The widget's current conversation (per embedding site, as the browser partitions storage). */
+/**
+ * The widget's current conversation. In a cross-site frame most browsers now refuse storage
+ * (third-party storage blocking): then it lasts as long as the host page stays open.
+ */
 export const widgetSession = {
   get: () => read("localStorage", "folio.widget.session"),
   set: (value) => write("localStorage", "folio.widget.session", value),
