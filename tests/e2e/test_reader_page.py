@@ -255,6 +255,10 @@ def test_accessibility_and_screenshots(server, open_page, size: str, scheme: str
     turn.locator(".cite-button").nth(1).click()
     expect(page.locator("#passage mark")).to_be_visible()
     check("answered, passage open")
+    # Readable at this width: nothing forces sideways scrolling.
+    assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+    if size == "phone":
+        assert page.locator("#passage").bounding_box()["width"] <= VIEWPORTS[size]["width"]
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot = SHOTS / f"{size}-{scheme}.png"
     page.screenshot(path=str(shot))
@@ -263,4 +267,26 @@ def test_accessibility_and_screenshots(server, open_page, size: str, scheme: str
     page.get_by_role("button", name="Sign in").click()
     check("sign-in dialog")
     assert not problems, "\n".join(problems)
+    watch.assert_clean()
+
+
+def test_phone_conversations_drawer(server, open_page) -> None:
+    base, _ = server
+    page, watch = open_page(base + "/", viewport=VIEWPORTS["phone"], is_mobile=True)
+    drawer = page.locator("#sessions-panel")
+    expect(drawer).to_be_hidden()
+    wait_answered(ask(page, "What is autolyse?"))
+    toggle = page.get_by_role("button", name="Conversations")
+    toggle.click()
+    expect(drawer).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(drawer.locator(".session-link")).to_have_text(["What is autolyse?"])
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    expect(toggle).to_be_focused()
+    toggle.click()
+    drawer.get_by_role("button", name="New conversation").click()
+    expect(drawer).to_be_hidden()
+    expect(page.locator("article.turn")).to_have_count(0)
+    expect(page.locator("#question")).to_be_focused()
     watch.assert_clean()

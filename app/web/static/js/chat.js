@@ -372,7 +372,12 @@ export class Conversation {
       return;
     }
     const info = this.describe(err);
-    if (err instanceof ApiError && err.status === 401) this.onAuthLost();
+    if (err instanceof ApiError && err.status === 401) {
+      this.onAuthLost(); // clears the screen: say why where the reader will look
+      this.parts.input.value = turn.question;
+      this.setNotice("Your sign-in has expired. Sign in again, or ask without an account.", "warn");
+      return;
+    }
     let action = null;
     if (info.retry && !info.wait) {
       action = el("button", "retry", "Try again");
