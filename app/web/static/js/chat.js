@@ -4,29 +4,13 @@
 
 import { ApiError } from "./api.js";
 import { splitAnswer, whereOf } from "./citations.js";
-
-const SVG = "http://www.w3.org/2000/svg";
-// Material Design "thumb_up" (Apache-2.0); the down thumb is the same path turned over.
-const THUMB =
-  "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+import { feedbackButtons } from "./feedback.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined && text !== null) node.textContent = text;
   return node;
-}
-
-function thumb(down) {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  if (down) svg.classList.add("down");
-  const path = document.createElementNS(SVG, "path");
-  path.setAttribute("d", THUMB);
-  svg.append(path);
-  return svg;
 }
 
 /** "42 seconds", "3 min 5 s", "2 h 10 min". */
@@ -238,7 +222,11 @@ export class Conversation {
       this.drawAnswer(turn, done.answer, sources);
       turn.foot.append(this.sourceList(sources, done.answer));
     }
-    if (done.message_id) turn.foot.append(this.feedback(done.message_id));
+    if (done.message_id) {
+      turn.foot.append(
+        feedbackButtons(this.client, done.message_id, (err) => this.describe(err).title),
+      );
+    }
   }
 
   drawAnswer(turn, answer, sources) {
@@ -284,37 +272,6 @@ export class Conversation {
     }
     details.append(list);
     return details;
-  }
-
-  feedback(messageId) {
-    const group = el("div", "feedback");
-    group.setAttribute("role", "group");
-    group.setAttribute("aria-label", "Was this answer helpful?");
-    const status = el("span", "feedback-status");
-    status.setAttribute("role", "status");
-    const buttons = [
-      [1, "Helpful", false],
-      [-1, "Not helpful", true],
-    ].map(([rating, label, down]) => {
-      const button = el("button", "thumb");
-      button.type = "button";
-      button.setAttribute("aria-label", label);
-      button.setAttribute("aria-pressed", "false");
-      button.title = label;
-      button.append(thumb(down));
-      button.addEventListener("click", async () => {
-        try {
-          await this.client.json("POST", `/messages/${messageId}/feedback`, { rating });
-          for (const other of buttons) other.setAttribute("aria-pressed", String(other === button));
-          status.textContent = "Thanks for the feedback.";
-        } catch (err) {
-          status.textContent = `Feedback not saved: ${this.describe(err).title}`;
-        }
-      });
-      return button;
-    });
-    group.append(...buttons, status);
-    return group;
   }
 
   showState(turn, kind, title, lines = [], action = null) {
