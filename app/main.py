@@ -23,6 +23,7 @@ from app.api.routes import (
     sessions,
     stream,
     usage,
+    web,
 )
 from app.core.errors import install_error_handlers
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
@@ -106,6 +107,8 @@ def create_app(
     app.include_router(usage.router)
     app.include_router(metrics.router)
     app.include_router(backup.router)
+    app.include_router(web.router)
+    web.mount_static(app)
 
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
     if settings.api.allowed_origins:
@@ -125,7 +128,7 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, embed_origins=settings.api.allowed_origins)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)
     # Outermost: every response carries X-Request-ID (an incoming one is kept when plain) and

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -95,22 +97,54 @@ class BodySizeLimitMiddleware:
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+NO_FRAMING = (b"x-frame-options", b"DENY")
 # The API serves JSON only; /docs (Swagger UI) loads its scripts from a CDN and keeps its own.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+PAGE_PATHS = ("/",)  # the reader's page
+WIDGET_PATHS = ("/widget",)  # the page the widget loader frames on allowed sites
+
+
+def page_csp(frame_ancestors: str) -> tuple[bytes, bytes]:
+    """The reader's page: its own scripts, styles and API only; no inline script or style, no
+    plugin, no <base>, no form posting anywhere, and Trusted Types with no policy, so any
+    `innerHTML = string` in the page throws instead of parsing server text as HTML."""
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        f"frame-ancestors {frame_ancestors}; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
+    )
+    return b"content-security-policy", policy.encode()
 
 
 class SecurityHeadersMiddleware:
-    """Adds security headers to every response and rejects control characters in the URL."""
+    """Adds security headers to every response and rejects control characters in the URL.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Only the widget page may be framed, and only by `embed_origins` (ALLOWED_ORIGINS_STR):
+    it gets CSP frame-ancestors with that list instead of X-Frame-Options: DENY.
+    """
+
+    def __init__(self, app: ASGIApp, *, embed_origins: Sequence[str] = ()) -> None:
         self.app = app
+        self.page = [*SECURITY_HEADERS, NO_FRAMING, page_csp("'none'")]
+        self.widget = [*SECURITY_HEADERS, page_csp(" ".join(embed_origins) or "'none'")]
+        self.api = [*SECURITY_HEADERS, NO_FRAMING, API_CSP]
+        self.docs = [*SECURITY_HEADERS, NO_FRAMING]
+
+    def headers_for(self, path: str) -> list[tuple[bytes, bytes]]:
+        if path in PAGE_PATHS:
+            return self.page
+        if path in WIDGET_PATHS:
+            return self.widget
+        if path.startswith(DOCS_PATHS):
+            return self.docs
+        return self.api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,20 +152,14 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope.get("path", "")
         query = (scope.get("query_string") or b"").decode("latin-1")
-        from urllib.parse import unquote
-
         if _has_controls(path) or _has_controls(unquote(query)):
             await _send_error(scope, send, 400, "bad_request", "Control characters in the URL")
             return
-        docs = path.startswith(DOCS_PATHS)
+        extra = self.headers_for(path)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.extend(SECURITY_HEADERS)
-                if not docs:
-                    headers.append(API_CSP)
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -152,6 +180,8 @@ async def _send_error(scope: Scope, send: Send, status: int, code: str, message:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 *SECURITY_HEADERS,
+                NO_FRAMING,
+                API_CSP,
             ],
         }
     )

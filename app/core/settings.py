@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +37,8 @@ DEFAULT_CONFIG = "config.yaml"
 # Values that once shipped as defaults: public, so refused in every environment.
 PUBLIC_SECRETS = frozenset({"dev-only-change-me", "dev-only-pepper-change-me"})
 MIN_SECRET_BYTES = 32  # in production, for JWT_SECRET, FOLIO_KEY_PEPPER, FOLIO_ADMIN_API_KEY
+# scheme://host[:port]: a name or an IPv4 address, or an IPv6 address in brackets.
+_ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 # Flat operator-facing environment names → nested settings paths.
 ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
@@ -114,6 +117,16 @@ class ApiConfig(_Strict):
             except ValueError:
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return [item.strip() for item in value]
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_only(cls, value: list[str]) -> list[str]:
+        # They go into CORS and into the widget's CSP frame-ancestors: a path, a trailing slash
+        # or a stray ';' would silently match nothing or inject a directive.
+        for origin in value:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return value
 
     @field_validator("redis_url")
     @classmethod

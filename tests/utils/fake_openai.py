@@ -12,7 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 
-def make_fake_openai_app(reply: str) -> FastAPI:
+def make_fake_openai_app(reply: str, *, token_delay_s: float = 0.0) -> FastAPI:
+    """`token_delay_s`: pause between streamed words, so a client can watch the text grow."""
     app = FastAPI()
     app.state.requests = []
 
@@ -21,7 +22,9 @@ def make_fake_openai_app(reply: str) -> FastAPI:
         body = await request.json()
         app.state.requests.append({"body": body, "auth": request.headers.get("authorization")})
         if body.get("stream"):
-            return StreamingResponse(_chunks(reply, body), media_type="text/event-stream")
+            return StreamingResponse(
+                _chunks(reply, body, token_delay_s), media_type="text/event-stream"
+            )
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -40,10 +43,12 @@ def make_fake_openai_app(reply: str) -> FastAPI:
     return app
 
 
-def _chunks(reply: str, body: dict):  # type: ignore[no-untyped-def]
+def _chunks(reply: str, body: dict, delay: float = 0.0):  # type: ignore[no-untyped-def]
     """The reply as OpenAI streaming chunks, one word (with its trailing space) each."""
     words = reply.split(" ")
     for i, word in enumerate(words):
+        if delay and i:
+            time.sleep(delay)
         delta = {"role": "assistant", "content": word + (" " if i < len(words) - 1 else "")}
         chunk = {
             "id": "chatcmpl-fake",

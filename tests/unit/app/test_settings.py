@@ -180,3 +180,25 @@ def test_every_setting_is_a_commented_key_in_config_yaml(repo_root):
             node = node[part]
     assert missing == []
     assert data["database"]["auto_migrate"] is True
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://a.example/",  # a trailing slash never equals a browser's Origin header
+        "https://a.example/path",
+        "a.example",
+        "https://a.example; script-src *",  # would add a directive to the widget's CSP
+        "*",
+    ],
+)
+def test_allowed_origins_must_be_bare_origins(tmp_path, origin):
+    """They become CORS entries and the widget's CSP frame-ancestors list."""
+    with pytest.raises(ConfigError, match="not an origin"):
+        load_settings(_write(tmp_path, {}), environ={"ALLOWED_ORIGINS_STR": origin})
+
+
+def test_allowed_origins_accept_ports_and_ipv6(tmp_path):
+    value = "http://127.0.0.1:8080,https://[::1]:8443,https://books.example"
+    settings = load_settings(_write(tmp_path, {}), environ={"ALLOWED_ORIGINS_STR": value})
+    assert settings.api.allowed_origins == value.split(",")
