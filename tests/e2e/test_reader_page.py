@@ -164,7 +164,8 @@ def test_sign_in_with_totp_then_sessions_are_the_accounts(server, open_page) -> 
         assert client.post("/auth/register", json={"email": email, "password": password}).is_success
         tokens = client.post("/auth/login", json={"email": email, "password": password}).json()
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-        secret = client.post("/auth/totp/enroll", headers=bearer).json()["secret"]
+        enroll = {"password": password}
+        secret = client.post("/auth/totp/enroll", json=enroll, headers=bearer).json()["secret"]
         totp = pyotp.TOTP(secret)
         # Confirm with the previous step's code, so the current one is still unused for login.
         confirm = client.post(

@@ -224,7 +224,9 @@ export class Conversation {
     }
     if (done.message_id) {
       turn.foot.append(
-        feedbackButtons(this.client, done.message_id, (err) => this.describe(err).title),
+        feedbackButtons(this.client, done.message_id, this.sessionId, (err) =>
+          this.describe(err).title,
+        ),
       );
     }
   }

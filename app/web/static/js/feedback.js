@@ -17,8 +17,9 @@ function thumb(down) {
   return svg;
 }
 
-/** A labelled group of two toggle buttons and a status line; `explain(err)` words failures. */
-export function feedbackButtons(client, messageId, explain) {
+/** A labelled group of two toggle buttons and a status line; `explain(err)` words failures.
+ * `sessionId` proves an anonymous reader's right to rate (the session id is its capability). */
+export function feedbackButtons(client, messageId, sessionId, explain) {
   const group = document.createElement("div");
   group.className = "feedback";
   group.setAttribute("role", "group");
@@ -39,7 +40,10 @@ export function feedbackButtons(client, messageId, explain) {
     button.append(thumb(down));
     button.addEventListener("click", async () => {
       try {
-        await client.json("POST", `/messages/${messageId}/feedback`, { rating });
+        await client.json("POST", `/messages/${messageId}/feedback`, {
+          rating,
+          session_id: sessionId,
+        });
         for (const other of buttons) other.setAttribute("aria-pressed", String(other === button));
         status.textContent = "Thanks for the feedback.";
       } catch (err) {
