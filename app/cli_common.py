@@ -23,5 +23,5 @@ def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
     try:
         return load_settings(config, check_paths=check_paths)
     except ConfigError as exc:
-        err_console.print(f"[red]config error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]config error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

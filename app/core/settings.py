@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -173,7 +174,9 @@ class Settings(BaseSettings, IndexConfig):
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    config_path: Path | None = None
+    config_path: Path | None = Field(
+        default=None, description="the config file these settings came from (set on load)"
+    )
 
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -272,9 +275,12 @@ def load_settings(
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(format_yaml_error(exc, path)) from None
     finally:
         _CURRENT_YAML, _CURRENT_ENV = None, None
     settings = _resolve_paths(settings, path.resolve().parent)
+    settings.config_path = path.resolve()
     if check_paths:
         for i, source in enumerate(settings.sources):
             if not source.path.is_dir():
@@ -288,7 +294,6 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     def resolve(p: Path) -> Path:
         return p if p.is_absolute() else (base / p)
 
-    settings.config_path = settings.config_path or base
     settings.storage_dir = resolve(settings.storage_dir)
     for source in settings.sources:
         source.path = resolve(source.path)
@@ -300,6 +305,22 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         if rel and rel != ":memory:":
             settings.database.url = f"sqlite:///{resolve(Path(rel))}"
     return settings
+
+
+def format_yaml_error(exc: yaml.YAMLError, path: Path) -> str:
+    """`file:line:column: YAML syntax error: problem (context)` — one line, 1-based positions."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{path}: YAML syntax error: {' '.join(str(exc).split())}"
+    mark = exc.problem_mark
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+    problem = " ".join(str(exc.problem or "invalid YAML").split())
+    context = ""
+    if exc.context and exc.context_mark is not None:
+        start = exc.context_mark
+        context = f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
+    elif exc.context:
+        context = f" ({exc.context})"
+    return f"{where}: YAML syntax error: {problem}{context}"
 
 
 def format_validation_error(exc: ValidationError, path: Path) -> str:

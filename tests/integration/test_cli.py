@@ -28,3 +28,16 @@ def test_bad_config_is_one_line_without_traceback(tmp_path, book_dir):
     assert result.returncode == 2
     assert "retrieval.top_kk" in result.stderr and "unknown key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["index", "serve"])
+def test_yaml_syntax_error_is_one_line_from_index_and_serve(tmp_path, command):
+    """Regression: a YAML typo printed a 275-line traceback; now one line with file:line:col."""
+    config = tmp_path / "config.yaml"
+    config.write_text("sources:\n  - name: x\n    path: [open\nchunking: {}\n")
+    result = run_folio(command, "--config", str(config))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"{config}:4:9: YAML syntax error" in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
