@@ -110,8 +110,16 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
-# The API serves JSON only; /docs (Swagger UI) loads its scripts from a CDN and keeps its own.
+# The API serves JSON only. /docs and /redoc load Swagger UI / ReDoc from this origin
+# (DOCS_ASSETS, from the fastapi-offline package), so their pages may load nothing from elsewhere;
+# the inline script is FastAPI's page bootstrap, blob: workers are ReDoc's.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'",
+)
+DOCS_ASSETS = "/docs/assets"
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 
@@ -138,8 +146,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(SECURITY_HEADERS)
-                if not docs:
-                    headers.append(API_CSP)
+                headers.append(DOCS_CSP if docs else API_CSP)
                 message["headers"] = headers
             await send(message)
 
