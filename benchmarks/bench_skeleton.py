@@ -5,7 +5,7 @@ default users get); at 10k points dense is measured too. Compares retrieval agai
 LlamaIndex (SentenceSplitter defaults, HuggingFaceEmbedding, local Qdrant, default thread pools)
 built in the same run.
 
-    .venv/bin/python benchmarks/bench_skeleton.py [--questions 60] [--skip-textbook]
+    .venv/bin/python -m benchmarks.bench_skeleton [--questions 60] [--skip-textbook]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Opens the cached eval index of `folio eval` (run that first), then times what `/
 before answering: `FolioQueryEngine.retrieve` (question embedding + search + passages), plus
 its parts. Prints JSON; the gate in docs/evals.md is retrieve p95 ≤ 25 ms.
 
-    PYTHONPATH=. python benchmarks/retrieval_latency.py scifact [--rounds 2]
+    .venv/bin/python -m benchmarks.retrieval_latency scifact [--rounds 2]
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Representations: Folio's chunks (BookNodeParser 200/30, section line = title), w
 (title + text, cut at 256 pieces), title-prefixed sentences; BM25 over chunks or whole
 abstracts; dense pseudo-relevance feedback (Rocchio over the top fused documents).
 
-    PYTHONPATH=. python benchmarks/scifact_representations.py      # ~25 min first run, then ~3
+    .venv/bin/python -m benchmarks.scifact_representations      # ~25 min first run, then ~3
 """
 
 from __future__ import annotations

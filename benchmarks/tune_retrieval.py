@@ -4,7 +4,7 @@ Runs the dense and BM25 retrievers once per query at full depth over the cached 
 then replays every fusion setting offline with indexes.fusion (the same code the engine runs),
 so a sweep costs seconds. Prints JSON; the chosen setting is then checked with `folio eval`.
 
-    PYTHONPATH=. python benchmarks/tune_retrieval.py scifact --split train
+    .venv/bin/python -m benchmarks.tune_retrieval scifact --split train
 """
 
 from __future__ import annotations
