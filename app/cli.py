@@ -42,28 +42,69 @@ def index(config: ConfigOpt = None) -> None:
     settings = _settings(config)
     started = time.perf_counter()
     server = None if settings.vector_store.is_server else find_server(settings.storage_dir)
-    with _progress() as progress:
-        task = progress.add_task("indexing", total=None)
+    with _progress(eta=True) as progress:
+        task = progress.add_task("reading sources", total=None, eta="")
+        eta = EtaClock()
 
         def on_progress(done: int, total: int, doc_id: str) -> None:
-            progress.update(task, total=total, completed=done, description=doc_id[-40:])
+            progress.update(
+                task,
+                total=total,
+                completed=done,
+                description=doc_id[-40:],
+                eta=eta.text(done, total),
+            )
 
         if server is not None:
             progress.update(task, description=f"via running server {server.url}")
-            summary = _index_via_server(server, on_progress)
+            summary = _index_via_server(server, settings, on_progress)
         else:
-            summary = _index_here(settings, on_progress)
+
+            def on_model_load(seconds: float | None) -> None:
+                if seconds is None:
+                    model = settings.embedding.model
+                    progress.console.print(f"loading the embedding model ({model})…")
+                    progress.update(task, description="loading the embedding model")
+                else:
+                    progress.console.print(f"model loaded in {seconds:.1f} s; embedding")
+                    progress.update(task, description="embedding")
+                    eta.start()  # the ETA counts embedding time, not the model load
+
+            summary = _index_here(settings, on_progress, on_model_load)
     summary["elapsed_s"] = round(time.perf_counter() - started, 2)
     _print_summary(summary, via=server.url if server else None)
 
 
-def _index_via_server(server, on_progress) -> dict:  # type: ignore[no-untyped-def]
+class EtaClock:
+    """Time left, from the rate since embedding started: shown from the first progress report
+    (rich's own column waits for two)."""
+
+    def __init__(self) -> None:
+        self._started: float | None = None
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def text(self, done: int, total: int, now: float | None = None) -> str:
+        if self._started is None:
+            self._started = time.perf_counter()  # via a server: its first report starts it
+            return ""
+        if done <= 0 or done >= total:
+            return ""
+        elapsed = (now or time.perf_counter()) - self._started
+        left = elapsed / done * (total - done)
+        return f"ETA {int(left // 60)}:{int(left % 60):02d}"
+
+
+def _index_via_server(server, settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
     from app.services.handoff import reindex_via_server
 
     try:
         for event in reindex_via_server(server):
             if event["event"] == "progress":
                 on_progress(event["done"], event["total"], event["document"])
+            elif event["event"] == "config":
+                _print_server_config(event, settings)
             elif event["event"] == "summary":
                 return event
             elif event["event"] == "error":
@@ -73,12 +114,48 @@ def _index_via_server(server, on_progress) -> dict:  # type: ignore[no-untyped-d
     raise _fail("the server ended the re-index without a summary")
 
 
-def _index_here(settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
+def _print_server_config(event: dict, settings: Settings) -> None:
+    """Say plainly what the server indexed when its config is not the one this command read,
+    or when it has changes that only a restart applies."""
+    say = lambda text: console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+    if event["path"] != str(settings.config_path):
+        say(
+            f"[yellow]note:[/yellow] the running server reads {event['path']}, not "
+            f"{settings.config_path}; it indexes the sources listed there: "
+            f"{', '.join(event['sources']) or '(none)'}"
+        )
+    if event["added_sources"] or event["removed_sources"]:
+        changes = [f"+{n}" for n in event["added_sources"]]
+        changes += [f"-{n}" for n in event["removed_sources"]]
+        say(f"the server re-read {event['path']}: sources {' '.join(changes)}")
+    if event["restart_needed"]:
+        say(
+            f"[yellow]warning:[/yellow] {event['path']} changed "
+            f"{', '.join(event['restart_needed'])} since the server started; those apply only "
+            "after restarting `folio serve` (sources are re-read on every `folio index`)"
+        )
+
+
+def _index_here(settings: Settings, on_progress, on_model_load) -> dict:  # type: ignore[no-untyped-def]
+    from functools import cached_property
+
     from indexes.engine import FolioIndex
     from indexes.stores import StoreError
 
+    class AnnouncedIndex(FolioIndex):
+        """Says when the embedding model starts and ends loading: it loads only when something
+        changed, and its first load is the longest silent wait of a re-index."""
+
+        @cached_property
+        def embed_model(self):  # type: ignore[no-untyped-def]
+            on_model_load(None)
+            loading = time.perf_counter()
+            model = super().embed_model
+            on_model_load(time.perf_counter() - loading)
+            return model
+
     try:
-        folio = FolioIndex.from_config(settings.index, eager=False)
+        folio = AnnouncedIndex.from_config(settings.index, eager=False)
     except StoreError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:
@@ -96,15 +173,12 @@ def _describe(settings: Settings) -> str:
     return describe_store(settings.vector_store)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+def _progress(eta: bool = False) -> Progress:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns.append(TimeElapsedColumn())
+    if eta:
+        columns.append(TextColumn("{task.fields[eta]}"))
+    return Progress(*columns, console=console, transient=True)
 
 
 def _print_summary(summary: dict, via: str | None) -> None:

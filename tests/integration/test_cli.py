@@ -15,8 +15,12 @@ def test_index_then_noop_then_ask(tmp_path, book_dir):
     first = run_folio("index", "--config", config)
     assert first.returncode == 0, first.stderr
     assert "│     5 │       0 │         0 │       0 │" in first.stdout
+    # the longest silent wait is named while it happens (the model loads only when needed)
+    assert "loading the embedding model (all-MiniLM-L6-v2)" in first.stdout
+    assert "model loaded in" in first.stdout
     second = run_folio("index", "--config", config)
     assert "│     0 │       0 │         5 │       0 │               0 │" in second.stdout
+    assert "loading the embedding model" not in second.stdout
     ask = run_folio("ask", "What is the float test?", "--config", config)
     assert ask.returncode == 0, ask.stderr
     assert "[1]" in ask.stdout and "Knowing When Your Starter Is Ready" in ask.stdout
