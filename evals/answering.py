@@ -215,3 +215,23 @@ def compare_answers(
             "n": test["n"],
         }
     return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m evals.answering BEFORE/answers.json AFTER/answers.json [LABEL]`: the paired
+    comparison of two saved runs (e.g. before and after a change to the answerer)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from evals.report import answer_comparison_md
+
+    args = sys.argv[1:] if argv is None else argv
+    before, after = (json.loads(Path(p).read_text()) for p in args[:2])
+    label = args[2] if len(args) > 2 else next(iter(before))
+    rows = compare_answers(before[label], after[label])
+    sys.stdout.write(answer_comparison_md(rows, "before", "after") + "\n")
+
+
+if __name__ == "__main__":
+    main()
