@@ -136,7 +136,7 @@ class SynthesisConfig(StrictModel):
         description="extractive: below this best-sentence score the answer is 'not found'",
     )
     candidate_sentences: int = Field(
-        default=24, ge=1, le=200, description="extractive: sentences embedded (one batch)"
+        default=12, ge=1, le=200, description="extractive: sentences embedded (one batch)"
     )
     model: str = "gpt-4o-mini"
     api_key: SecretStr | None = None

@@ -165,7 +165,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         max_sentences: int = 3,
         no_answer: str = "",
         threshold: float = -1.0,
-        max_candidates: int = 24,
+        max_candidates: int = 12,
         cache_size: int = 20_000,
         **kwargs: Any,
     ) -> None:
