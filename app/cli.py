@@ -56,28 +56,69 @@ def index(
         _rebuild_legacy(settings)
     started = time.perf_counter()
     server = None if settings.vector_store.is_server else find_server(settings.storage_dir)
-    with _progress() as progress:
-        task = progress.add_task("indexing", total=None)
+    with _progress(eta=True) as progress:
+        task = progress.add_task("reading sources", total=None, eta="")
+        eta = EtaClock()
 
         def on_progress(done: int, total: int, doc_id: str) -> None:
-            progress.update(task, total=total, completed=done, description=doc_id[-40:])
+            progress.update(
+                task,
+                total=total,
+                completed=done,
+                description=doc_id[-40:],
+                eta=eta.text(done, total),
+            )
 
         if server is not None:
             progress.update(task, description=f"via running server {server.url}")
-            summary = _index_via_server(server, on_progress)
+            summary = _index_via_server(server, settings, on_progress)
         else:
-            summary = _index_here(settings, on_progress)
+
+            def on_model_load(seconds: float | None) -> None:
+                if seconds is None:
+                    model = settings.embedding.model
+                    progress.console.print(f"loading the embedding model ({model})…")
+                    progress.update(task, description="loading the embedding model")
+                else:
+                    progress.console.print(f"model loaded in {seconds:.1f} s; embedding")
+                    progress.update(task, description="embedding")
+                    eta.start()  # the ETA counts embedding time, not the model load
+
+            summary = _index_here(settings, on_progress, on_model_load)
     summary["elapsed_s"] = round(time.perf_counter() - started, 2)
     _print_summary(summary, via=server.url if server else None)
 
 
-def _index_via_server(server, on_progress) -> dict:  # type: ignore[no-untyped-def]
+class EtaClock:
+    """Time left, from the rate since embedding started: shown from the first progress report
+    (rich's own column waits for two)."""
+
+    def __init__(self) -> None:
+        self._started: float | None = None
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def text(self, done: int, total: int, now: float | None = None) -> str:
+        if self._started is None:
+            self._started = time.perf_counter()  # via a server: its first report starts it
+            return ""
+        if done <= 0 or done >= total:
+            return ""
+        elapsed = (now or time.perf_counter()) - self._started
+        left = elapsed / done * (total - done)
+        return f"ETA {int(left // 60)}:{int(left % 60):02d}"
+
+
+def _index_via_server(server, settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
     from app.services.handoff import reindex_via_server
 
     try:
         for event in reindex_via_server(server):
             if event["event"] == "progress":
                 on_progress(event["done"], event["total"], event["document"])
+            elif event["event"] == "config":
+                _print_server_config(event, settings)
             elif event["event"] == "summary":
                 return event
             elif event["event"] == "error":
@@ -95,13 +136,50 @@ def _rebuild_legacy(settings: Settings) -> None:
         console.print(f"previous layout moved to {moved}; rebuilding", highlight=False)
 
 
-def _index_here(settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
+def _print_server_config(event: dict, settings: Settings) -> None:
+    """Say plainly what the server indexed when its config is not the one this command read,
+    or when it has changes that only a restart applies."""
+    say = lambda text: console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+    if event["path"] != str(settings.config_path):
+        say(
+            f"[yellow]note:[/yellow] the running server reads {event['path']}, not "
+            f"{settings.config_path}; it indexes the sources listed there: "
+            f"{', '.join(event['sources']) or '(none)'}"
+        )
+    if event["added_sources"] or event["removed_sources"]:
+        changes = [f"+{n}" for n in event["added_sources"]]
+        changes += [f"-{n}" for n in event["removed_sources"]]
+        say(f"the server re-read {event['path']}: sources {' '.join(changes)}")
+    if event["restart_needed"]:
+        say(
+            f"[yellow]warning:[/yellow] {event['path']} changed "
+            f"{', '.join(event['restart_needed'])} since the server started; those apply only "
+            "after restarting `folio serve` (sources are re-read on every `folio index`)"
+        )
+
+
+def _index_here(settings: Settings, on_progress, on_model_load) -> dict:  # type: ignore[no-untyped-def]
+    from functools import cached_property
+
     from app.services.index_holder import open_index
     from app.services.legacy import reingest_legacy_api_documents
+    from indexes.engine import FolioIndex
     from indexes.stores import StoreError
 
+    class AnnouncedIndex(FolioIndex):
+        """Says when the embedding model starts and ends loading: it loads only when something
+        changed, and its first load is the longest silent wait of a re-index."""
+
+        @cached_property
+        def embed_model(self):  # type: ignore[no-untyped-def]
+            on_model_load(None)
+            loading = time.perf_counter()
+            model = super().embed_model
+            on_model_load(time.perf_counter() - loading)
+            return model
+
     try:
-        folio = open_index(settings, eager=False)
+        folio = open_index(settings, index_cls=AnnouncedIndex, eager=False)
     except StoreError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:
@@ -122,15 +200,12 @@ def _describe(settings: Settings) -> str:
     return describe_store(settings.vector_store)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+def _progress(eta: bool = False) -> Progress:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns.append(TimeElapsedColumn())
+    if eta:
+        columns.append(TextColumn("{task.fields[eta]}"))
+    return Progress(*columns, console=console, transient=True)
 
 
 def _print_summary(summary: dict, via: str | None) -> None:
@@ -272,7 +347,9 @@ def eval_(
     ] = None,
     depth: Annotated[int, typer.Option(help="Chunks retrieved per query")] = 300,
     limit: Annotated[int | None, typer.Option(help="Only the first N queries")] = None,
-    answers: Annotated[bool, typer.Option(help="Also check extractive answers' citations")] = True,
+    answers: Annotated[
+        bool, typer.Option(help="Also measure answers (half the corpus indexed, by title)")
+    ] = True,
     cache_dir: Annotated[Path, typer.Option(help="Where eval indexes are cached")] = Path(
         ".folio-cache/evals"
     ),
@@ -346,16 +423,13 @@ def _print_eval(results: list) -> None:
         table.add_column(LABELS[m], justify="right")
     table.add_column("p95 ms", justify="right")
     table.add_column("p95 w/o embed", justify="right")
-    table.add_column("faithful", justify="right")
     for r in results:
-        faithful = r.answers.get("citation_faithfulness")
         table.add_row(
             r.label,
             r.retrieval["mode"],
             *(f"{r.metrics[m]:.3f}" for m in METRICS),
             f"{r.latency['p95_ms']:.1f}",
             f"{r.latency.get('search_p95_ms', 0.0):.1f}",
-            f"{faithful:.3f}" if faithful is not None else "–",
         )
     for comp in compare(results):
         row = comp["metrics"]
@@ -365,10 +439,13 @@ def _print_eval(results: list) -> None:
             *(f"{row[m]['diff']:+.3f} ({row[m]['p_value']:.2g})" for m in METRICS),
             f"{row['p95_ms']['diff']:+.1f}",
             "",
-            "",
         )
-    # 13 columns: render wide even when stdout is not a terminal (CI logs, pipes)
+    # 12 columns: render wide even when stdout is not a terminal (CI logs, pipes)
     Console(width=max(console.width, 170)).print(table)
+    if any(r.answers for r in results):
+        from evals.report import answer_table
+
+        Console(width=max(console.width, 170)).print(answer_table(results))
 
 
 def main() -> None:

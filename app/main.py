@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from app.api.routes import (
     auth,
@@ -29,6 +30,7 @@ from app.core.errors import install_error_handlers
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import (
+    DOCS_ASSETS,
     BodySizeLimitMiddleware,
     SecurityHeadersMiddleware,
     UnhandledErrorMiddleware,
@@ -86,11 +88,15 @@ def create_app(
             if on_shutdown is not None:  # runs before uvicorn re-raises SIGTERM
                 on_shutdown()
 
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI / ReDoc assets from the installed fastapi-offline
+    # package, not a CDN: the docs work offline, and their CSP can allow this origin only.
+    app = FastAPIOffline(
         title="Folio",
         version="0.1.0",
         description="Answers questions about a body of content with numbered citations.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
     app.state.settings = settings
     app.state.handoff_token = handoff_token

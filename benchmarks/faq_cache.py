@@ -6,7 +6,7 @@ order) through the same service the API uses (`answer_with_cache`), first with a
 A hit is counted as wrong when its answer was produced (on a miss) only for other groups.
 Prints one JSON object.
 
-    .venv/bin/python benchmarks/faq_cache.py [--redis-url redis://...] [--similarity 0.95]
+    .venv/bin/python -m benchmarks.faq_cache [--redis-url redis://...] [--similarity 0.95]
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evals import answering
 from evals.metrics import LABELS, METRICS, paired_test
 from evals.runner import EvalResult
 
@@ -36,8 +37,21 @@ def compare(results: Sequence[EvalResult]) -> list[dict[str, Any]]:
             "candidate": other.latency["p95_ms"],
             "diff": other.latency["p95_ms"] - base.latency["p95_ms"],
         }
-        out.append({"baseline": base.label, "candidate": other.label, "metrics": rows})
+        out.append(
+            {
+                "baseline": base.label,
+                "candidate": other.label,
+                "metrics": rows,
+                "answers": answering.compare_answers(answer_values(base), answer_values(other)),
+            }
+        )
     return out
+
+
+def answer_values(result: EvalResult) -> dict[str, dict[str, float]]:
+    """The per-query answer series of a result (empty when answers were not checked)."""
+    prefix = answering.PREFIX
+    return {k[len(prefix) :]: v for k, v in result.per_query.items() if k.startswith(prefix)}
 
 
 def to_json(results: Sequence[EvalResult], meta: dict[str, Any]) -> dict[str, Any]:
@@ -78,14 +92,25 @@ def to_markdown(results: Sequence[EvalResult], meta: dict[str, Any]) -> str:
         ]
         lines.append(f"| {r.label} | {r.retrieval['mode']} | " + " | ".join(cells + lat) + " |")
     if any(r.answers for r in results):
-        lines += ["", "Answer checks (extractive synthesizer):", ""]
-        keys = sorted({k for r in results for k in r.answers if k != "answered_queries"})
-        lines.append("| config | queries | " + " | ".join(keys) + " |")
-        lines.append("|---|---:|" + "---:|" * len(keys))
+        lines += [
+            "",
+            "Answers through the query engine, half of the documents indexed by title "
+            "(`evals/answering.py`):",
+            "",
+            "| config | answerable q | unanswerable q | "
+            + " | ".join(answering.LABELS[k] for k in answering.HEADLINE)
+            + " | answer p95 ms |",
+            "|---|---:|---:|" + "---:|" * (len(answering.HEADLINE) + 1),
+        ]
         for r in results:
-            cells = [_fmt(r.answers[k]) if k in r.answers else "–" for k in keys]
-            queries = int(r.answers.get("answered_queries", 0))
-            lines.append(f"| {r.label} | {queries} | " + " | ".join(cells) + " |")
+            a = r.answers
+            cells = [_fmt(a[k]) if k in a else "–" for k in answering.HEADLINE]
+            counts = [
+                str(int(a.get("answerable_queries", 0))),
+                str(int(a.get("unanswerable_queries", 0))),
+            ]
+            p95 = f"{a['answer_p95_ms']:.1f}" if "answer_p95_ms" in a else "–"
+            lines.append(f"| {r.label} | " + " | ".join(counts + cells + [p95]) + " |")
     for comp in compare(results):
         lines += [
             "",
@@ -100,9 +125,50 @@ def to_markdown(results: Sequence[EvalResult], meta: dict[str, Any]) -> str:
                 f"| {LABELS[m]} | {_fmt(row['baseline'])} | {_fmt(row['candidate'])} | "
                 f"{row['diff']:+.3f} | {row['se']:.3f} | {row['p_value']:.3g} |"
             )
+        if comp.get("answers"):
+            lines += [
+                "",
+                answer_comparison_md(comp["answers"], comp["baseline"], comp["candidate"]),
+            ]
     if meta.get("plot"):
         lines += ["", f"![metrics]({meta['plot']})"]
     return "\n".join(lines) + "\n"
+
+
+def answer_table(results: Sequence[EvalResult]) -> Any:
+    """The answer metrics of each config as a rich Table (for `folio eval`)."""
+    from rich.table import Table
+
+    table = Table(title="answers (half of the documents indexed, by title)")
+    table.add_column("config")
+    table.add_column("q (ans/unans)", justify="right")
+    for key in answering.HEADLINE:
+        table.add_column(answering.LABELS[key], justify="right")
+    table.add_column("answer p95 ms", justify="right")
+    for r in results:
+        a = r.answers
+        table.add_row(
+            r.label,
+            f"{int(a.get('answerable_queries', 0))}/{int(a.get('unanswerable_queries', 0))}",
+            *(_fmt(a[k]) if k in a else "–" for k in answering.HEADLINE),
+            f"{a['answer_p95_ms']:.1f}" if "answer_p95_ms" in a else "–",
+        )
+    return table
+
+
+def answer_comparison_md(rows: dict[str, dict[str, Any]], baseline: str, candidate: str) -> str:
+    """A Markdown table of `answering.compare_answers` rows."""
+    lines = [
+        f"| answer metric | {baseline} | {candidate} | diff | paired diff ± se | n | p |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in rows.items():
+        lines.append(
+            f"| {answering.LABELS[name]} | {_fmt(row['baseline'])} | {_fmt(row['candidate'])} | "
+            f"{row['diff']:+.3f} | {row['paired_diff']:+.3f} ± {row['se']:.3f} | {row['n']} | "
+            f"{row['p_value']:.3g} |"
+        )
+    return "\n".join(lines)
 
 
 def plot(results: Sequence[EvalResult], path: Path) -> Path:
@@ -139,4 +205,7 @@ def write_report(results: Sequence[EvalResult], out_dir: Path, meta: dict[str, A
     meta = {**meta, "plot": "plot.png"}
     (out_dir / "report.json").write_text(json.dumps(to_json(results, meta), indent=2))
     (out_dir / "report.md").write_text(to_markdown(results, meta))
+    answers = {r.label: answer_values(r) for r in results if r.answers}
+    if answers:  # per-query outcomes (ids and numbers only), for paired comparisons later
+        (out_dir / "answers.json").write_text(json.dumps(answers))
     return out_dir

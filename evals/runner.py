@@ -19,7 +19,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import QueryBundle
 
-from evals.answers import citation_report
+from evals.answering import PREFIX, answer_eval
 from evals.datasets import Dataset
 from evals.metrics import latency_summary, mean_metrics, per_query_metrics
 from indexes.config import IndexConfig, VectorStoreConfig
@@ -169,8 +169,9 @@ class EvalSession:
             n_chunks=folio.indexer.chunk_count(),
             index_key=index_key(dataset, cfg),
         )
-        if answers:
-            result.answers = citation_report(engine, dataset, bundles, progress=progress)
+        if answers:  # on another index (half the corpus), hence after the retrieval run
+            result.answers, answer_values = answer_eval(self, dataset, cfg, progress=progress)
+            result.per_query.update({PREFIX + k: v for k, v in answer_values.items()})
         return result
 
     def query_bundles(

@@ -141,7 +141,18 @@ class SynthesisConfig(StrictModel):
         default="auto", description="auto = llm when an API key is set, else extractive"
     )
     max_citations: int = Field(default=5, ge=1, le=20)
-    max_sentences: int = Field(default=4, ge=1, le=20)
+    max_sentences: int = Field(
+        default=3, ge=1, le=20, description="extractive: at most this many sentences"
+    )
+    answer_threshold: float = Field(
+        default=1.265,
+        ge=-2.0,
+        le=4.0,
+        description="extractive: below this best-sentence score the answer is 'not found'",
+    )
+    candidate_sentences: int = Field(
+        default=12, ge=1, le=200, description="extractive: sentences embedded (one batch)"
+    )
     model: str = "gpt-4o-mini"
     api_key: SecretStr | None = None
     api_base: HttpUrl | None = None

@@ -37,9 +37,7 @@ class FolioQueryEngine:
         self.embed_model = retriever.embed_model
         self.synthesizer = synthesizer
         # Used instead of the LLM when the caller says so (over the daily budget).
-        self.fallback = ExtractiveSynthesizer(
-            max_sentences=cfg.synthesis.max_sentences, no_answer=cfg.synthesis.no_answer
-        )
+        self.fallback = ExtractiveSynthesizer.from_config(cfg.synthesis, retriever.embed_model)
 
     @classmethod
     def from_config(cls, cfg: IndexConfig, *, retriever: FolioRetriever) -> FolioQueryEngine:
@@ -55,9 +53,8 @@ class FolioQueryEngine:
                 install_router(llm)
                 synthesizer = LLMCitationSynthesizer(llm=llm, prompt=cfg.synthesis.prompt)
             case _:
-                synthesizer = ExtractiveSynthesizer(
-                    max_sentences=cfg.synthesis.max_sentences,
-                    no_answer=cfg.synthesis.no_answer,
+                synthesizer = ExtractiveSynthesizer.from_config(
+                    cfg.synthesis, retriever.embed_model
                 )
         return cls(
             cfg=cfg,
@@ -101,15 +98,15 @@ class FolioQueryEngine:
         """`bundle` may carry the question's embedding already (the FAQ cache computed it)."""
         started = time.perf_counter()
         synthesizer, mode = self._synth(allow_llm)
-        nodes = self.retrieve(bundle, top_k)
-        if not nodes:
+        nodes = with_evidence(self.retrieve(bundle, top_k))
+        response = synthesizer.synthesize(bundle, nodes) if nodes else None
+        if response is None or not (response.metadata or {}).get("found", True):
             return Answer(
                 answer=self.cfg.synthesis.no_answer,
                 mode=mode,
                 found=False,
                 latency_ms=(time.perf_counter() - started) * 1000,
             )
-        response = synthesizer.synthesize(bundle, nodes)
         invalid = (response.metadata or {}).get("invalid_citations", [])
         return Answer(
             answer=str(response.response or ""),
@@ -144,8 +141,13 @@ class FolioQueryEngine:
     def _stream(self, question: str, top_k: int | None, allow_llm: bool) -> Iterator[str | Answer]:
         started = time.perf_counter()
         synth, mode = self._synth(allow_llm)
-        nodes = self.retrieve(question, top_k)
-        if not nodes:
+        bundle = QueryBundle(question)  # retrieval leaves the question's embedding on it
+        nodes = with_evidence(self.retrieve(bundle, top_k))
+        chosen = None
+        if nodes and isinstance(synth, ExtractiveSynthesizer):
+            texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
+            chosen = synth.select(bundle, texts)  # before the first piece: it may be "not found"
+        if not nodes or chosen == []:
             yield self.cfg.synthesis.no_answer
             yield Answer(
                 answer=self.cfg.synthesis.no_answer,
@@ -164,16 +166,13 @@ class FolioQueryEngine:
                 if delta:
                     yield delta
             text, invalid = check_citations(raw, len(nodes))
-        elif isinstance(synth, ExtractiveSynthesizer):
-            texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-            pieces = [f"{s.text} [{s.source}]" for s in synth.select(question, texts)]
-            if not pieces:
-                pieces = [self.cfg.synthesis.no_answer]
+        elif chosen is not None:
+            pieces = [f"{s.text} [{s.source}]" for s in chosen]
             for i, piece in enumerate(pieces):
                 yield piece if i == 0 else " " + piece
             text = " ".join(pieces)
         else:  # any other synthesizer: one piece
-            response = synth.synthesize(QueryBundle(question), nodes)
+            response = synth.synthesize(bundle, nodes)
             text = str(response.response or "")
             yield text
         yield Answer(
@@ -183,6 +182,13 @@ class FolioQueryEngine:
             invalid_citations=invalid,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+
+
+def with_evidence(nodes: list[NodeWithScore]) -> list[NodeWithScore]:
+    """Passages an answer may cite: not those whose retrieval score is 0 or below. Min-max
+    fusion gives the weakest keyword-only candidate exactly 0, and bm25 scores 0 for no match;
+    such a passage carries no evidence, and a source shown as "score 0.0" has no reason."""
+    return [n for n in nodes if n.score is None or n.score > 0]
 
 
 def to_sources(nodes: list[NodeWithScore]) -> list[Source]:

@@ -86,6 +86,9 @@ class FolioRetriever(BaseRetriever):
             started = time.perf_counter()
             embedding = self.embed_model.get_query_embedding(query_bundle.query_str)
             embed_ms = (time.perf_counter() - started) * 1000
+            query_bundle.embedding = (
+                embedding  # as LlamaIndex retrievers do: the answerer reuses it
+            )
         started = time.perf_counter()
         spec = self.spec()
         result = self.vector_store.query(

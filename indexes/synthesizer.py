@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.response.schema import Response
 from llama_index.core.llms import LLM
 from llama_index.core.prompts.mixin import PromptDictType
@@ -19,9 +23,38 @@ from llama_index.core.response_synthesizers import BaseSynthesizer
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from indexes.citations import check_citations
+from indexes.config import SynthesisConfig
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n\s*\n")
+# after . ! ? and any closing quotes/brackets (kept), before whitespace and a sentence start
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]])|(?<=[.!?][\"'”’)\]]{2}))\s+(?=[A-Z0-9\"'“‘(\[])"
+    r"|\n\s*\n"
+)
+_ANSWER_TYPES = [
+    ("date", re.compile(r"\b(when|what year|which year|what date|what century|what decade)\b")),
+    (
+        "number",
+        re.compile(
+            r"\b(how (many|much|long|old|far|large|big|tall|high|hot|warm|cold)|what "
+            r"(percentage|percent|number|amount|temperature|size|ratio))\b"
+        ),
+    ),
+    ("name", re.compile(r"\b(who|whom|whose|where|what (city|country|state))\b")),
+]
+_DATE = re.compile(
+    r"\b1\d{3}\b|\b20\d\d\b|\b(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December)\b"
+)
+_REFERS_BACK = re.compile(r"\b(it|its|this|these|they|their|there)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:without|not|no|never|cannot|nor)\b|\b\w+n't\b", re.IGNORECASE)
+# A sentence that refers back counts the previous sentence's terms at this share.
+CONTEXT_SHARE = 0.8
+# Weights of (meaning, words, rank, answer type, negation) and the margin for a further
+# sentence, calibrated on SQuAD DEV by benchmarks/answer_calibration.py (the not-found
+# threshold is config: synthesis.answer_threshold).
+WEIGHTS = np.array([1.0, 1.5, 0.4, 0.1, -0.4])
+MARGIN = 0.3
 _STOPWORDS = frozenset(
     """a about above after again all am an and any are as at be because been before being
     between both but by can could did do does doing down during each few for from further had
@@ -29,7 +62,7 @@ _STOPWORDS = frozenset(
     nor not now of off on once only or other our out over own same she should so some such than
     that the their them then there these they this those through to too under until up very was
     we were what when where which while who whom why will with would you your yours tell
-    explain describe much many one""".split()
+    explain describe much many one get make need know want use""".split()
 )
 
 
@@ -64,10 +97,16 @@ class Sentence:
     position: int  # order inside the passage
     text: str  # verbatim substring of the passage
     score: float = 0.0
+    terms: frozenset[str] = frozenset()  # its content terms (see `terms`)
+    context: frozenset[str] = frozenset()  # the previous sentence's, when this one refers back
 
 
 def split_sentences(text: str) -> list[str]:
-    """Verbatim sentences of a passage, skipping headings, code fences and list bullets."""
+    """Verbatim sentences of a passage, skipping headings, code fences and list bullets.
+
+    A sentence ends at . ! or ? plus any closing quotes or brackets, before whitespace and a
+    capital, digit or opening quote; so closing quotes stay with their sentence and "e.g. the"
+    does not split."""
     sentences = []
     in_code = False
     for block in re.split(r"\n\s*\n", text):
@@ -86,18 +125,71 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-class ExtractiveSynthesizer(BaseSynthesizer):
-    """Offline answerer: the sentences of the passages that best match the question, cited.
+def _unit_rows(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
 
-    Scoring is lexical (idf-weighted overlap of content words, a small bonus for higher-ranked
-    passages) so an answer costs no model call; every sentence is copied verbatim from its
-    passage, so a citation can always be checked by string search.
+
+class ExtractiveSynthesizer(BaseSynthesizer):
+    """Offline answerer: the passage sentence that best answers the question, cited, and a
+    further sentence only when it adds to the answer.
+
+    Every candidate sentence of the retrieved passages is scored against the question, with
+    weights calibrated on SQuAD DEV (`benchmarks/answer_calibration.py`):
+
+    - meaning: cosine of the question's and the sentence's embeddings (the index's own embedder,
+      one batched call through LlamaIndex's `BaseEmbedding`, so any runtime behind it works;
+      vectors are cached per process, and only the `max_candidates` best sentences by the
+      signals below are embedded);
+    - words: the idf-weighted share of the question's content terms the sentence contains
+      (BM25 idf over the candidate sentences, so a term found nowhere weighs most: a question
+      about something the content never names scores low). A sentence that refers back ("it
+      usually takes 4 to 6 hours") also counts the previous sentence's terms, at 0.8;
+    - rank: 1 / the rank of the passage the sentence comes from;
+    - answer type: the sentence holds the kind of thing asked for (a number for "how long", a
+      date for "when", a name for "who") beyond the question's own words;
+    - negation: the sentence negates a question term ("without forming an ear"), a penalty.
+
+    The best sentence leads. When even it scores below `threshold`, the content does not answer
+    the question and `select` returns nothing ("not found"). Another sentence is added only when
+    it scores within `MARGIN` of the lead *and* contains a question term that no chosen sentence
+    covers: a second sentence that says the same thing is padding. Sentences are copied
+    verbatim, so every citation can be checked by string search.
     """
 
-    def __init__(self, max_sentences: int = 4, no_answer: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        embed_model: BaseEmbedding,
+        max_sentences: int = 3,
+        no_answer: str = "",
+        threshold: float = -1.0,
+        max_candidates: int = 12,
+        cache_size: int = 20_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(llm=_NoLLM(), streaming=False, **kwargs)
+        self._embed_model = embed_model
         self._max_sentences = max_sentences
         self._no_answer = no_answer or "I could not find an answer in the indexed content."
+        self.threshold = threshold
+        self._max_candidates = max_candidates
+        # Sentence vectors, rebuilt from the passages on demand: popular passages are embedded
+        # once per process, not once per question.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg: SynthesisConfig, embed_model: BaseEmbedding) -> ExtractiveSynthesizer:
+        return cls(
+            embed_model=embed_model,
+            max_sentences=cfg.max_sentences,
+            no_answer=cfg.no_answer,
+            threshold=cfg.answer_threshold,
+            max_candidates=cfg.candidate_sentences,
+        )
 
     def _get_prompts(self) -> PromptDictType:
         return {}
@@ -114,50 +206,181 @@ class ExtractiveSynthesizer(BaseSynthesizer):
     def synthesize(
         self, query: QueryBundle | str, nodes: list[NodeWithScore], **kwargs: Any
     ) -> Response:
-        query_str = query.query_str if isinstance(query, QueryBundle) else query
+        """The answer; `metadata["found"]` is False when no sentence passed the threshold."""
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        return Response(response=self.answer(query_str, texts), source_nodes=nodes)
+        chosen = self.select(query, texts)
+        return Response(
+            response=self.render(chosen), source_nodes=nodes, metadata={"found": bool(chosen)}
+        )
 
     async def asynthesize(
         self, query: QueryBundle | str, nodes: list[NodeWithScore], **kwargs: Any
     ) -> Response:
         return self.synthesize(query, nodes, **kwargs)
 
-    def select(self, question: str, passages: list[str]) -> list[Sentence]:
-        """Chosen sentences in answer order: by passage rank, then position in the passage."""
+    def candidates(self, passages: list[str]) -> list[Sentence]:
+        """Sentences of the passages in rank order, each once. A sentence that refers back
+        ("it usually takes 4 to 6 hours") carries the terms of the one before it as context."""
         sentences: list[Sentence] = []
         seen: set[str] = set()
         for i, passage in enumerate(passages):
+            previous: frozenset[str] = frozenset()
             for j, text in enumerate(split_sentences(passage)):
+                own = frozenset(terms(text))
                 if text not in seen:  # overlapping chunks repeat sentences; cite the first
                     seen.add(text)
-                    sentences.append(Sentence(source=i + 1, position=j, text=text))
+                    context = previous if _REFERS_BACK.search(text) else frozenset()
+                    sentences.append(
+                        Sentence(source=i + 1, position=j, text=text, terms=own, context=context)
+                    )
+                previous = own
+        return sentences
+
+    def shortlist(self, query: QueryBundle | str, sentences: list[Sentence]) -> list[Sentence]:
+        """At most `max_candidates` sentences, the best by the signals that need no model
+        (words, rank, answer type, negation): they alone are embedded."""
+        if len(sentences) <= self._max_candidates:
+            return sentences
+        rows, _ = self._lexical(_question(query), sentences)
+        best = np.argsort(-(rows @ WEIGHTS[1:]), kind="stable")[: self._max_candidates]
+        return [sentences[i] for i in sorted(best)]
+
+    def features(
+        self, query: QueryBundle | str, sentences: list[Sentence]
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """One row per sentence: (meaning, words, rank, answer type, negation) as described
+        in the class docstring, and the idf of each question term."""
+        bundle = query if isinstance(query, QueryBundle) else QueryBundle(query)
+        question = bundle.embedding or self._embed_model.get_query_embedding(bundle.query_str)
+        meaning = self._vectors([s.text for s in sentences]) @ _unit_rows([question])[0]
+        rows, idf = self._lexical(bundle.query_str, sentences)
+        return np.column_stack([meaning, rows]), idf
+
+    def _lexical(
+        self, question: str, sentences: list[Sentence]
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        asked = set(terms(question))
+        idf = term_idf(asked, [s.terms for s in sentences])
+        total = sum(idf.values()) or 1.0
+
+        def share(found: frozenset[str]) -> float:
+            return sum(w for t, w in idf.items() if t in found) / total
+
+        words = [max(share(s.terms), CONTEXT_SHARE * share(s.terms | s.context)) for s in sentences]
+        rank = [1.0 / s.source for s in sentences]
+        kind = answer_type_match(question, [s.text for s in sentences])
+        negated = negates(question, [s.text for s in sentences], asked)
+        return np.column_stack([words, rank, kind, negated]).astype(float), idf
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of the sentences: cached ones from memory, the rest in one batch."""
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = _unit_rows(self._embed_model.get_text_embedding_batch(missing))
+            known.update(zip(missing, fresh, strict=True))
+            with self._lock:
+                for t, v in zip(missing, fresh, strict=True):
+                    self._cache[t] = v
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+    def select(self, query: QueryBundle | str, passages: list[str]) -> list[Sentence]:
+        """The chosen sentences, best first; empty when none reaches the threshold."""
+        sentences = self.shortlist(query, self.candidates(passages))
         if not sentences:
             return []
-        query_terms = set(terms(question))
-        doc_freq: dict[str, int] = {}
-        sentence_terms = [set(terms(s.text)) for s in sentences]
-        for ts in sentence_terms:
-            for t in ts:
-                doc_freq[t] = doc_freq.get(t, 0) + 1
-        n = len(sentences)
-        for s, ts in zip(sentences, sentence_terms, strict=True):
-            overlap = query_terms & ts
-            idf = sum(math.log(1 + n / doc_freq[t]) for t in overlap)
-            s.score = idf / math.sqrt(max(len(ts), 4)) + 0.05 / s.source
+        rows, idf = self.features(query, sentences)
+        for sentence, score in zip(sentences, rows @ WEIGHTS, strict=True):
+            sentence.score = round(float(score), 4)
         ranked = sorted(sentences, key=lambda s: -s.score)
-        best = ranked[0].score
-        chosen = [s for s in ranked[: self._max_sentences] if s.score >= best * 0.35]
-        if not any(query_terms & ts for ts in sentence_terms):
-            # The retriever found the passage by meaning, not words: lead with its opening.
-            chosen = [s for s in sentences if s.source == 1][:2]
-        return sorted(chosen, key=lambda s: (s.source, s.position))
+        lead = ranked[0]
+        if lead.score < self.threshold:
+            return []
+        chosen = [lead]
+        covered = (lead.terms | lead.context) & idf.keys()  # what it refers back to counts
+        for sentence in ranked[1:]:
+            if len(chosen) >= self._max_sentences or sentence.score < lead.score - MARGIN:
+                break
+            new = (sentence.terms & idf.keys()) - covered
+            if new:  # it answers a part of the question the chosen ones do not touch
+                chosen.append(sentence)
+                covered |= new
+        return chosen
 
-    def answer(self, question: str, passages: list[str]) -> str:
-        chosen = self.select(question, passages)
+    def render(self, chosen: list[Sentence]) -> str:
         if not chosen:
             return self._no_answer
         return " ".join(f"{s.text} [{s.source}]" for s in chosen)
+
+    def answer(self, query: QueryBundle | str, passages: list[str]) -> str:
+        return self.render(self.select(query, passages))
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of answer the question expects: a number, a date, a name, or not known."""
+    low = question.lower()
+    for kind, pattern in _ANSWER_TYPES:
+        if pattern.search(low):
+            return kind
+    return None
+
+
+def answer_type_match(question: str, sentences: list[str]) -> list[float]:
+    """1 for a sentence holding something of the expected kind that the question does not
+    already say (a number for "how long", a year or month for "when", a capitalised name for
+    "who"), else 0: "it usually takes 4 to 6 hours" answers "how long", a restatement does not.
+    """
+    kind = answer_type(question)
+    if kind is None:
+        return [0.0] * len(sentences)
+    asked = {w.lower() for w in _WORD.findall(question)}
+    out = []
+    for text in sentences:
+        words = [w for w in _WORD.findall(text) if w.lower() not in asked]
+        match kind:
+            case "number":
+                hit = any(ch.isdigit() for w in words for ch in w)
+            case "date":
+                hit = bool(_DATE.search(" ".join(words)))
+            case _:  # name: a capitalised word past the first
+                hit = any(w[0].isupper() for w in words[1:])
+        out.append(float(hit))
+    return out
+
+
+def negates(question: str, sentences: list[str], asked: set[str]) -> list[float]:
+    """1 for a sentence that negates something the question asks for ("without forming an
+    ear" for "how do I get an ear?"): it says the opposite. 0 when the question negates too."""
+    if _NEGATION.search(question):
+        return [0.0] * len(sentences)
+    out = []
+    for text in sentences:
+        words = _WORD.findall(text.lower())
+        hit = any(
+            _NEGATION.fullmatch(w) and any(_stem(x) in asked for x in words[i + 1 : i + 4])
+            for i, w in enumerate(words)
+        )
+        out.append(float(hit))
+    return out
+
+
+def _question(query: QueryBundle | str) -> str:
+    return query.query_str if isinstance(query, QueryBundle) else query
+
+
+def term_idf(query_terms: set[str], sentence_terms: list[frozenset[str]]) -> dict[str, float]:
+    """BM25's idf of each question term over the candidate sentences; a term no sentence
+    contains gets the highest weight, so leaving it out costs the most."""
+    n = len(sentence_terms)
+    return {
+        t: math.log(1 + (n + 0.5) / (sum(t in ts for ts in sentence_terms) + 0.5))
+        for t in query_terms
+    }
 
 
 class LLMCitationSynthesizer(BaseSynthesizer):

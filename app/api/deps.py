@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Path, Request, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.core.errors import Unauthorized
+from app.core.errors import RateLimited, Unauthorized
 from app.core.settings import Settings
 from app.db.models import User
 from app.services.answer_pool import AnswerPool
@@ -140,6 +140,13 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+DEV_LIMIT_HINT = (
+    ". This is environment: development: for local use raise api.rate_limit_per_minute / "
+    "rate_limit_per_day in config.yaml (or set RATE_LIMIT_QUERIES_PER_MINUTE / _PER_DAY); "
+    "production keeps the configured limit"
+)
+
+
 def rate_limit(bucket: str) -> Callable[..., Identity]:
     """Count the request against `bucket` for the caller; 429 with Retry-After when over.
 
@@ -155,7 +162,12 @@ def rate_limit(bucket: str) -> Callable[..., Identity]:
         else:
             per_minute = (key.rate_limit_per_minute if key else None) or api.rate_limit_per_minute
             per_day = (key.rate_limit_per_day if key else None) or api.rate_limit_per_day
-        state = limiter.hit(bucket, identity.subject, per_minute=per_minute, per_day=per_day)
+        try:
+            state = limiter.hit(bucket, identity.subject, per_minute=per_minute, per_day=per_day)
+        except RateLimited as exc:
+            if settings.environment == "development" and bucket == "query":
+                exc.message += DEV_LIMIT_HINT  # a newcomer trying things trips 10/minute fast
+            raise
         response.headers.update(state.headers())
         return identity
 

@@ -103,8 +103,16 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 NO_FRAMING = (b"x-frame-options", b"DENY")
-# The API serves JSON only; /docs (Swagger UI) loads its scripts from a CDN and keeps its own.
+# The API serves JSON only. /docs and /redoc load Swagger UI / ReDoc from this origin
+# (DOCS_ASSETS, from the fastapi-offline package), so their pages may load nothing from elsewhere;
+# the inline script is FastAPI's page bootstrap, blob: workers are ReDoc's.
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+DOCS_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'",
+)
+DOCS_ASSETS = "/docs/assets"
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 PAGE_PATHS = ("/",)  # the reader's page
 WIDGET_PATHS = ("/widget",)  # the page the widget loader frames on allowed sites
@@ -135,7 +143,7 @@ class SecurityHeadersMiddleware:
         self.page = [*SECURITY_HEADERS, NO_FRAMING, page_csp("'none'")]
         self.widget = [*SECURITY_HEADERS, page_csp(" ".join(embed_origins) or "'none'")]
         self.api = [*SECURITY_HEADERS, NO_FRAMING, API_CSP]
-        self.docs = [*SECURITY_HEADERS, NO_FRAMING]
+        self.docs = [*SECURITY_HEADERS, NO_FRAMING, DOCS_CSP]
 
     def headers_for(self, path: str) -> list[tuple[bytes, bytes]]:
         if path in PAGE_PATHS:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -240,7 +241,9 @@ class Settings(BaseSettings, IndexConfig):
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: json in production, console elsewhere"
     )
-    config_path: Path | None = None
+    config_path: Path | None = Field(
+        default=None, description="the config file these settings came from (set on load)"
+    )
 
     api: ApiConfig = ApiConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -350,10 +353,12 @@ def load_settings(
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(format_yaml_error(exc, path)) from None
     finally:
         _CURRENT_YAML, _CURRENT_ENV = None, None
     settings = _resolve_paths(settings, path.resolve().parent)
-    settings.config_path = settings.config_path or path.resolve()  # the file (backups copy it)
+    settings.config_path = path.resolve()  # the file (backups copy it, re-index re-reads it)
     if check_paths:
         for i, source in enumerate(settings.sources):
             if not source.path.is_dir():
@@ -378,6 +383,22 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         if rel and rel != ":memory:":
             settings.database.url = f"sqlite:///{resolve(Path(rel))}"
     return settings
+
+
+def format_yaml_error(exc: yaml.YAMLError, path: Path) -> str:
+    """`file:line:column: YAML syntax error: problem (context)` — one line, 1-based positions."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{path}: YAML syntax error: {' '.join(str(exc).split())}"
+    mark = exc.problem_mark
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}"
+    problem = " ".join(str(exc.problem or "invalid YAML").split())
+    context = ""
+    if exc.context and exc.context_mark is not None:
+        start = exc.context_mark
+        context = f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
+    elif exc.context:
+        context = f" ({exc.context})"
+    return f"{where}: YAML syntax error: {problem}{context}"
 
 
 def format_validation_error(exc: ValidationError, path: Path) -> str:

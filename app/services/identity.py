@@ -22,6 +22,15 @@ from app.services.tokens import user_from_access_token
 READER_SCOPES = frozenset({"query"})
 
 
+def effective_scopes(granted: frozenset[str]) -> frozenset[str]:
+    """What a valid key may do. `admin` implies every scope (an admin can mint any key anyway),
+    and every key may do what an anonymous reader may (ask): a valid key is never refused
+    what dropping it would allow."""
+    if "admin" in granted:
+        return frozenset(SCOPES)
+    return granted | READER_SCOPES
+
+
 @dataclass(frozen=True)
 class Identity:
     kind: Literal["api_key", "bootstrap", "user", "anonymous"]
@@ -70,4 +79,6 @@ def _key_identity(*, db: Session, settings: Settings, raw: str) -> Identity:
     ):
         return Identity(kind="bootstrap", subject="bootstrap", scopes=frozenset(SCOPES))
     key = authenticate_key(db=db, settings=settings, raw=raw)
-    return Identity(kind="api_key", subject=f"key:{key.id}", scopes=key.scope_set, key=key)
+    return Identity(
+        kind="api_key", subject=f"key:{key.id}", scopes=effective_scopes(key.scope_set), key=key
+    )

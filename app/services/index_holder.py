@@ -83,8 +83,10 @@ class IndexHolder:
                 log.error("index unavailable: %s", self.error)
 
 
-def open_index(settings: Any, **kwargs: Any) -> FolioIndex:
-    """A FolioIndex for a CLI command: the app's database (migrated first when
+def open_index(
+    settings: Any, *, index_cls: type[FolioIndex] = FolioIndex, **kwargs: Any
+) -> FolioIndex:
+    """A FolioIndex (or `index_cls`) for a CLI command: the app's database (migrated first when
     `database.auto_migrate`) holds the ledger, exactly as in the server."""
     from app.core.secrets import ensure_secrets
     from app.db import migrate
@@ -92,6 +94,6 @@ def open_index(settings: Any, **kwargs: Any) -> FolioIndex:
     ensure_secrets(settings)  # migrations need the key pepper
     if settings.database.auto_migrate:
         migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
-    return FolioIndex.from_config(
+    return index_cls.from_config(
         settings.index, ledger_url=settings.database.url, create_schema=False, **kwargs
     )

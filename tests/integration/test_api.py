@@ -173,6 +173,24 @@ async def test_openapi_docs_are_served(client):
     assert (await client.get("/docs")).status_code == 200
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_docs_pages_load_nothing_from_a_cdn(client, page):
+    """Regression: /docs was blank offline, its Swagger UI came from a CDN. Every script and
+    stylesheet the page names is served here, and the page's CSP allows this origin only."""
+    import re
+
+    response = await client.get(page)
+    assert response.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    assert "//" not in "".join(assets)
+    for asset in assets:
+        served = await client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "http" not in csp
+
+
 async def test_responses_carry_a_request_id(client):
     response = await client.post("/query", json={"query": ""})
     assert response.headers["x-request-id"] == response.json()["error"]["request_id"]

@@ -39,9 +39,10 @@ async def _key_lifecycle(settings) -> None:
         bearer = {"Authorization": f"Bearer {ingest_key['key']}"}
         assert (await client.delete("/documents/api:salt", headers=bearer)).status_code == 200
         assert (await client.get("/keys", headers=bearer)).status_code == 403
+        # Readers may ask anonymously, so every valid key may ask too.
         assert (
             await client.post("/query", json={"query": "salt?"}, headers=bearer)
-        ).status_code == 403
+        ).status_code == 200
         r = await client.post(
             "/query", json={"query": "salt?"}, headers={"X-API-Key": query_key["key"]}
         )
@@ -109,6 +110,22 @@ async def test_admin_routes_need_admin_scope(tmp_path: Path) -> None:
         assert (
             await client.get("/users", headers={"X-API-Key": admin_key["key"]})
         ).status_code == 200
+
+
+async def test_readme_admin_key_can_ask_and_ingest(tmp_path: Path) -> None:
+    """Regression: the README's `--scopes admin,ingest` key got 403 on /query while anonymous
+    readers got in. `admin` implies every scope; an ingest-only key still cannot administer."""
+    async with running(make_settings(tmp_path)) as client:
+        ops = await _create(client, ["admin", "ingest"])
+        headers = {"X-API-Key": ops["key"]}
+        r = await client.post("/query", json={"query": "salt?"}, headers=headers)
+        assert r.status_code == 200, r.text
+        admin_only = {"X-API-Key": (await _create(client, ["admin"]))["key"]}
+        assert (await client.post("/ingest", json=DOC, headers=admin_only)).status_code == 200
+        ingest_only = {"X-API-Key": (await _create(client, ["ingest"]))["key"]}
+        assert (await client.get("/usage", headers=ingest_only)).status_code == 403
+        r = await client.post("/keys", json={"name": "x", "scopes": ["admin"]}, headers=ingest_only)
+        assert r.status_code == 403
 
 
 async def test_cli_keys_create_rotate_revoke(tmp_path: Path) -> None:

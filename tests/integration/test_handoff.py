@@ -77,6 +77,72 @@ def test_index_while_serving_hands_off_and_server_answers_from_new_index(served)
     assert run_folio("index", "--config", str(config), env=env).returncode == 0
 
 
+def test_source_added_to_config_is_indexed_by_the_running_server(served, tmp_path):
+    """Regression: the server indexed with the config it started with, so a source added to
+    config.yaml was silently ignored ("0 added, 5 unchanged"). It re-reads the file now."""
+    import yaml
+
+    url, config, env, _ = served
+    original = config.read_text()
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "crackers.md").write_text(
+        "# Discard Crackers\n\n## Baking\n\nRoll the discard dough thin, brush it with olive "
+        "oil and sprinkle it with flaky salt. Bake at 175 °C for about 25 minutes, until the "
+        "crackers are golden and crisp.\n"
+    )
+    data = yaml.safe_load(original)
+    data["sources"].append(
+        {"name": "extra", "path": str(extra), "globs": ["*.md"], "book": "Extras"}
+    )
+    try:
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_folio("index", "--config", str(config), env=env)
+        assert result.returncode == 0, result.stderr
+        assert "sources +extra" in result.stdout
+        assert "│     1 │       0 │         5 │       0 │" in result.stdout
+        body = httpx.post(
+            f"{url}/query", json={"query": "At what temperature do I bake discard crackers?"}
+        ).json()
+        assert "175 °C" in body["answer"]
+        assert body["sources"][0]["document_id"] == "extra:crackers.md"
+
+        # A change only a restart applies is named, not silently ignored.
+        data["chunking"] = {"chunk_size": 120, "chunk_overlap": 20}
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_folio("index", "--config", str(config), env=env)
+        assert result.returncode == 0, result.stderr
+        assert "changed chunking since the server started" in result.stdout
+    finally:
+        config.write_text(original)
+    result = run_folio("index", "--config", str(config), env=env)
+    assert "sources -extra" in result.stdout
+    assert "│     0 │       0 │         5 │       1 │" in result.stdout
+
+
+def test_cli_says_when_the_server_reads_another_config(served, tmp_path):
+    """`folio index -c other.yaml` while the server runs from config.yaml: the CLI says that the
+    server indexes the sources of its own file."""
+    _, config, env, _ = served
+    other = tmp_path / "other.yaml"
+    other.write_text(config.read_text())
+    result = run_folio("index", "--config", str(other), env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"the running server reads {config}, not {other}" in result.stdout
+
+
+def test_broken_config_stops_the_reindex_with_one_line(served):
+    _, config, env, _ = served
+    original = config.read_text()
+    try:
+        config.write_text(original + "\nchunking: [oops\n")
+        result = run_folio("index", "--config", str(config), env=env)
+    finally:
+        config.write_text(original)
+    assert result.returncode != 0
+    assert "YAML syntax error" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_ask_while_serving_goes_through_the_server(served):
     _, config, env, _ = served
     result = run_folio("ask", "What is the windowpane test?", "--config", str(config), env=env)

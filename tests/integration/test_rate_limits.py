@@ -55,6 +55,23 @@ async def test_limits_from_config_and_per_key_override(tmp_path: Path) -> None:
         assert codes == [200] * 5 + [429]
 
 
+@pytest.mark.parametrize("environment", ["development", "production"])
+async def test_development_429_says_how_to_raise_the_limit(tmp_path: Path, environment) -> None:
+    """Regression: a newcomer hit 10/minute in the first minute with no hint why. Development
+    says which setting raises it; production keeps the plain message and the same limit."""
+    secrets = {"jwt_secret": "j" * 40, "key_pepper": "p" * 40}
+    settings = make_settings(
+        tmp_path, environment=environment, api={"rate_limit_per_minute": 2}, auth=secrets
+    )
+    async with running(settings) as client:
+        codes = [(await client.post("/query", json=Q)).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        message = (await client.post("/query", json=Q)).json()["error"]["message"]
+    assert message.startswith("Rate limit of 2 per minute exceeded")
+    hinted = "api.rate_limit_per_minute" in message and "RATE_LIMIT_QUERIES_PER_MINUTE" in message
+    assert hinted is (environment == "development")
+
+
 def test_env_names_set_the_limits(tmp_path: Path) -> None:
     from app.core.settings import load_settings
 

@@ -70,9 +70,10 @@ def delete(
 
 
 @router.post("/admin/reindex", dependencies=[IngestOrHandoff])
-def reindex(index: IndexDep) -> StreamingResponse:
-    """Re-index the configured sources; streams NDJSON progress, the last line the summary."""
+def reindex(index: IndexDep, settings: SettingsDep) -> StreamingResponse:
+    """Re-read the config file and re-index its sources; streams NDJSON events (`config`,
+    `progress`…), the last line the summary."""
     import json
 
-    lines = (json.dumps(event) + "\n" for event in reindex_events(index))
+    lines = (json.dumps(event) + "\n" for event in reindex_events(index, settings=settings))
     return StreamingResponse(lines, media_type="application/x-ndjson")

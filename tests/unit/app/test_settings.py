@@ -202,3 +202,22 @@ def test_allowed_origins_accept_ports_and_ipv6(tmp_path):
     value = "http://127.0.0.1:8080,https://[::1]:8443,https://books.example"
     settings = load_settings(_write(tmp_path, {}), environ={"ALLOWED_ORIGINS_STR": value})
     assert settings.api.allowed_origins == value.split(",")
+
+
+def test_yaml_syntax_error_names_file_line_and_column(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("environment: test\nsources:\n  - name: x\n    path: [open\nchunking: {}\n")
+    message = _error(path)
+    assert message.startswith(f"{path}:5:9: YAML syntax error: expected ',' or ']'")
+    assert "line 4, column 11" in message  # where the unclosed [ started
+
+
+def test_yaml_tab_indent_is_one_line(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("api:\n\trate_limit_per_minute: 5\n")
+    assert _error(path).startswith(f"{path}:2:1: YAML syntax error:")
+
+
+def test_config_path_is_the_file(tmp_path):
+    path = _write(tmp_path, {})
+    assert load_settings(path, environ={}).config_path == path.resolve()
