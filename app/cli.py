@@ -237,6 +237,40 @@ def models_export(config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def documents(
+    config: ConfigOpt = None,
+    origin: Annotated[str | None, typer.Option(help="config | api")] = None,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """List what is indexed: id, origin, chapter, chunks, when (the ledger in the database, so
+    it works while `folio serve` runs)."""
+    from indexes.ledger import SqlLedger
+
+    settings = _settings(config)
+    if origin not in (None, "config", "api"):
+        raise _fail("--origin must be config or api")
+    ledger = SqlLedger.from_url(settings.database.url)
+    try:
+        entries = ledger.entries(origin=origin, offset=offset, limit=limit)
+        total = ledger.count(origin)
+    except Exception as exc:  # no ledger table yet, or the database is away
+        raise _fail(
+            f"cannot read the document ledger ({type(exc).__name__}); "
+            "run `.venv/bin/folio db upgrade` or check database.url"
+        ) from None
+    finally:
+        ledger.close()
+    table = Table(title=f"documents {offset + 1}-{offset + len(entries)} of {total}")
+    for column in ("id", "origin", "chapter", "chunks", "indexed at"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        when = e.indexed_at.isoformat(timespec="seconds") if e.indexed_at else ""
+        table.add_row(e.id, e.origin, e.chapter or "", str(e.chunk_count), when)
+    console.print(table)
+
+
+@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question")],
     config: ConfigOpt = None,

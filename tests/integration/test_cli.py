@@ -115,3 +115,14 @@ def test_yaml_syntax_error_is_one_line_from_index_and_serve(tmp_path, command):
     assert len(lines) == 1, result.stderr
     assert f"{config}:4:9: YAML syntax error" in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_documents_lists_the_ledger(tmp_path, book_dir):
+    """`folio documents` shows what is indexed, read from the database (no store lock)."""
+    config = str(write_config(tmp_path, book_dir))
+    assert run_folio("index", "--config", config).returncode == 0
+    listed = run_folio("documents", "--config", config, "--limit", "3")
+    assert listed.returncode == 0, listed.stderr
+    assert "documents 1-3 of 5" in listed.stdout
+    assert "sourdough:ch01-starter.md" in listed.stdout and "config" in listed.stdout
+    assert run_folio("documents", "--config", config, "--origin", "x").returncode == 1
