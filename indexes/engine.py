@@ -36,6 +36,14 @@ from indexes.usage import counting, new_counter, usage_of
 log = logging.getLogger("folio.index")
 
 
+class TooManyChunks(ValueError):
+    """A document would make more chunks than one request may embed."""
+
+    def __init__(self, chunks: int, limit: int) -> None:
+        super().__init__(f"the content makes {chunks} chunks; the limit is {limit}")
+        self.chunks, self.limit = chunks, limit
+
+
 def default_ledger_url(cfg: IndexConfig) -> str:
     """Outside the app (notebooks, evals) the ledger sits beside the vectors."""
     return f"sqlite:///{Path(cfg.storage_dir).resolve() / 'folio.db'}"
@@ -134,8 +142,12 @@ class FolioIndex:
         source_id: str,
         book: str | None = None,
         owner: str | None = None,
+        max_chunks: int | None = None,
     ) -> IndexReport:
-        """Add or replace one API-ingested document (same content twice → unchanged)."""
+        """Add or replace one API-ingested document (same content twice → unchanged).
+
+        With `max_chunks`, a document that would make more chunks is refused (TooManyChunks)
+        before anything is embedded: parsing is cheap, embedding is what takes minutes."""
         doc = make_document(
             doc_id=source_id,
             text=content,
@@ -143,6 +155,10 @@ class FolioIndex:
             chapter=chapter,
             origin=ORIGIN_API,
         )
+        if max_chunks is not None:
+            chunks = len(self.parser.split_document(doc))
+            if chunks > max_chunks:
+                raise TooManyChunks(chunks, max_chunks)
         return self.indexer.sync([doc], origin=ORIGIN_API, delete_missing=False, owner=owner)
 
     def ingest_documents(self, documents: Sequence[Document], origin: str) -> IndexReport:

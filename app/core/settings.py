@@ -77,6 +77,9 @@ class ApiConfig(_Strict):
     allowed_origins: list[str] = Field(default_factory=list)
     max_query_chars: int = Field(default=2000, ge=1)
     max_ingest_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    max_ingest_chunks: int = Field(
+        default=1000, ge=1, description="chunks one POST /ingest may create (embedding time)"
+    )
     rate_limit_per_minute: int = Field(default=10, ge=1)
     rate_limit_per_day: int = Field(default=1000, ge=1)
     redis_url: str | None = None

@@ -11,13 +11,13 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound, PayloadTooLarge
 from app.core.metrics import observe_ingest
 from app.core.settings import Settings
 from app.core.textcheck import clean_text
 from app.db.models import ApiKey
 from app.services.identity import Identity
-from indexes.engine import FolioIndex
+from indexes.engine import FolioIndex, TooManyChunks
 from indexes.ledger import LedgerEntry
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 
@@ -100,9 +100,18 @@ def ingest_content(
     if existing is not None:
         _check_can_change(db=db, identity=identity, entry=existing)
     db.close()  # no connection held while the model embeds
-    report = index.ingest_text(
-        content=content, chapter=chapter, source_id=doc_id, owner=identity.subject
-    )
+    try:
+        report = index.ingest_text(
+            content=content,
+            chapter=chapter,
+            source_id=doc_id,
+            owner=identity.subject,
+            max_chunks=settings.api.max_ingest_chunks,
+        )
+    except TooManyChunks as exc:
+        raise PayloadTooLarge(
+            f"{exc} (api.max_ingest_chunks); split the chapter into smaller ones"
+        ) from None
     observe_ingest(ORIGIN_API, report.counts())
     status = "added" if report.added else "updated" if report.updated else "unchanged"
     return IngestResult(document_id=doc_id, status=status, chunks=report.chunks_embedded)

@@ -90,3 +90,19 @@ async def test_documents_are_listed_by_page(tmp_path):
         assert [d["id"] for d in r.json()["data"]] == ["api:salt-2"]
         bad = await client.get("/documents?limit=100000", headers=_h(alice))
         assert bad.status_code == 422
+
+
+async def test_a_chapter_over_the_chunk_limit_is_refused_before_embedding(tmp_path):
+    """Regression (issue 14, item 17): a 2 MB chapter (2,366 chunks) held the indexer for
+    minutes. Now a request may make at most api.max_ingest_chunks chunks; it is refused with
+    413 before any embedding, and nothing is written."""
+    settings = make_settings(tmp_path, api={"max_ingest_chunks": 5})
+    async with running(settings) as client:
+        alice = await _key(client, ["ingest"])
+        long = "\n\n".join(f"## Part {i}\n\nSalt tightens gluten number {i}." for i in range(40))
+        r = await client.post("/ingest", json={**DOC, "content": long}, headers=_h(alice))
+        assert r.status_code == 413 and "max_ingest_chunks" in r.json()["error"]["message"]
+        index = client.app.state.index_holder.get()
+        assert index.document("api:salt") is None and index.point_count() == 0
+        ok = await client.post("/ingest", json=DOC, headers=_h(alice))
+        assert ok.status_code == 200
