@@ -20,6 +20,8 @@ from pydantic import Field, PrivateAttr
 
 from indexes.onnx_model import Precision, ensure_onnx
 
+SMALL_BATCH = 32  # up to this many texts go through the single-threaded query session
+
 
 def load_tokenizer(model_dir: Path, max_length: int) -> Any:
     """The model's fast tokenizer (tokenizer.json), truncating to the model window."""
@@ -41,6 +43,9 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads must sleep, not spin: a server runs several sessions' calls at once
+        # on few cores, and spinning threads steal the cores the busy ones need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
@@ -203,6 +208,8 @@ class OnnxEmbedding(BaseEmbedding):
         return self._get_text_embedding(text)
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        if len(texts) <= 4:  # a handful (answer sentences): the query session, no bulk threads
-            return self._query.encode(texts).tolist() if texts else []
+        if not texts:
+            return []
+        if len(texts) <= SMALL_BATCH:  # answer sentences while serving: one thread per request
+            return self._query.encode_sorted(texts, self.run_batch).tolist()
         return self._bulk_encoder().encode_sorted(texts, self.run_batch).tolist()
