@@ -21,13 +21,10 @@ def make_settings(tmp_path: Path, **sections: Any):
     book = tmp_path / "book"
     book.mkdir(parents=True, exist_ok=True)
     auth = {"bcrypt_rounds": 4, "admin_api_key": ADMIN_KEY, **sections.pop("auth", {})}
+    embedding = sections.pop("embedding", {"provider": "mock", "dimensions": 8})
+    retrieval = sections.pop("retrieval", {"similarity_cutoff": 0.0})
     config = write_config(
-        tmp_path,
-        book,
-        embedding={"provider": "mock", "dimensions": 8},
-        retrieval={"similarity_cutoff": 0.0},
-        auth=auth,
-        **sections,
+        tmp_path, book, embedding=embedding, retrieval=retrieval, auth=auth, **sections
     )
     return load_settings(config, environ={})
 
