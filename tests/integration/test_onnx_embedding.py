@@ -32,13 +32,24 @@ def torch_model():
     return HuggingFaceEmbedding(model_name=str(local_model_path()), max_length=256, device="cpu")
 
 
-def test_question_and_chunk_vectors_match_torch(minilm, torch_model):
+@pytest.fixture(scope="module")
+def fp32():
+    from indexes.onnx_embedding import OnnxEmbedding
+    from indexes.onnx_model import local_model_path
+
+    return OnnxEmbedding(model_dir=str(local_model_path()), precision="fp32")
+
+
+def test_default_config_embeds_with_onnx_int8(minilm):
     from indexes.onnx_embedding import OnnxEmbedding
 
-    assert isinstance(minilm, OnnxEmbedding), "the default config embeds with ONNX Runtime"
-    batch = np.array(minilm.get_text_embedding_batch(TEXTS * 3))  # length-sorted inside
+    assert isinstance(minilm, OnnxEmbedding) and minilm.precision == "int8"
+
+
+def test_question_and_chunk_vectors_match_torch(fp32, torch_model):
+    batch = np.array(fp32.get_text_embedding_batch(TEXTS * 3))  # length-sorted inside
     for i, text in enumerate(TEXTS):  # the last one is past the 256-piece window
-        fast = np.array(minilm.get_query_embedding(text))
+        fast = np.array(fp32.get_query_embedding(text))
         slow = np.array(torch_model.get_query_embedding(text))
         assert fast.shape == slow.shape == (384,)
         assert np.linalg.norm(fast) == pytest.approx(1.0, abs=1e-5)
@@ -58,14 +69,10 @@ def test_concurrent_questions_get_their_own_vectors(minilm):
         assert float(np.array(vector) @ expected[question]) > 0.99999
 
 
-def test_int8_precision_stays_close_to_fp32(minilm):
-    from indexes.onnx_embedding import OnnxEmbedding
-    from indexes.onnx_model import local_model_path
-
-    int8 = OnnxEmbedding(model_dir=str(local_model_path()), precision="int8")
+def test_int8_precision_stays_close_to_fp32(minilm, fp32):
     for text in TEXTS[:2]:
-        a = np.array(int8.get_query_embedding(text))
-        b = np.array(minilm.get_query_embedding(text))
+        a = np.array(minilm.get_query_embedding(text))  # the shipped int8 model
+        b = np.array(fp32.get_query_embedding(text))
         assert 0.95 < float(a @ b) < 0.99999  # quantised: close, not identical
 
 
