@@ -18,12 +18,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pydantic import BaseModel  # noqa: E402  (module level: FastAPI resolves the annotation)
+
+
+class Question(BaseModel):
+    query: str
+
 
 def build_app(corpus: str, cache: Path):  # type: ignore[no-untyped-def]
     from fastapi import FastAPI
     from llama_index.core import Settings, StorageContext, VectorStoreIndex, load_index_from_storage
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from pydantic import BaseModel
     from threadpoolctl import threadpool_limits
 
     from evals.datasets import load_dataset
@@ -39,10 +44,6 @@ def build_app(corpus: str, cache: Path):  # type: ignore[no-untyped-def]
         index = VectorStoreIndex.from_documents(documents, show_progress=True)
         index.storage_context.persist(persist_dir=str(cache))
     retriever = index.as_retriever(similarity_top_k=5)
-
-    class Question(BaseModel):
-        query: str
-
     app = FastAPI()
 
     @app.get("/health")
