@@ -66,6 +66,7 @@ def index_key(dataset: Dataset, cfg: IndexConfig) -> str:
             mode="json", include={"provider", "model", "max_length", "dimensions", "precision"}
         ),
         "bm25": cfg.retrieval.bm25.model_dump(mode="json"),
+        "sentence_vectors": cfg.synthesis.sentence_vectors,
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

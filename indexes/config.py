@@ -154,6 +154,11 @@ class SynthesisConfig(StrictModel):
     candidate_sentences: int = Field(
         default=12, ge=1, le=200, description="extractive: sentences embedded (one batch)"
     )
+    sentence_vectors: Literal["ingest", "query"] = Field(
+        default="ingest",
+        description="extractive: embed chunk sentences at ingest (stored with the chunk) or "
+        "per answer",
+    )
     model: str = "gpt-4o-mini"
     api_key: SecretStr | None = None
     api_base: HttpUrl | None = None

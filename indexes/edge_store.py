@@ -31,6 +31,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from pydantic import PrivateAttr
 
 from indexes.hybrid import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.sentence_vectors import KEY as SENTENCE_VECTORS
 from indexes.sparse import BM25Encoder
 
 log = logging.getLogger("folio.store")
@@ -226,6 +227,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
                     SPARSE: SparseVector(indices, values),
                 }
                 payload = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
+                payload.pop(SENTENCE_VECTORS, None)  # kept once, inside _node_content
                 points.append(Point(node.node_id, vectors, payload))
                 ids.append(node.node_id)
             shard.update(UpdateOperation.upsert_points(points))

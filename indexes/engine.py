@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import Document
+from llama_index.core.schema import Document, TransformComponent
 
 from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
@@ -28,6 +28,7 @@ from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
 from indexes.retriever import FolioRetriever
 from indexes.runtime import apply_runtime
+from indexes.sentence_vectors import SentenceVectors
 from indexes.sparse import BM25Encoder
 from indexes.stores import check_layout, check_store, describe_store, open_vector_store
 from indexes.synthesizer import LLMCitationSynthesizer
@@ -111,8 +112,13 @@ class FolioIndex:
     def engine(self) -> FolioQueryEngine:
         return FolioQueryEngine.from_config(self.cfg, retriever=self.retriever)
 
-    def _transforms(self) -> tuple[BookNodeParser, BaseEmbedding]:
-        return self.parser, self.embed_model
+    def _transforms(self) -> list[TransformComponent]:
+        """Parse, embed, and (extractive answers, the default) embed each chunk's sentences
+        for the answerer (indexes/sentence_vectors.py)."""
+        steps: list[TransformComponent] = [self.parser, self.embed_model]
+        if self.cfg.synthesis.sentence_vectors == "ingest":
+            steps.append(SentenceVectors(self.embed_model))
+        return steps
 
     def close(self) -> None:
         self.vector_store.close()

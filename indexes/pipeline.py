@@ -29,12 +29,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.ingestion import IngestionPipeline
-from llama_index.core.schema import BaseNode, Document
+from llama_index.core.schema import BaseNode, Document, TransformComponent
 
 from indexes.ledger import DELETING, INDEXED, SqlLedger
-from indexes.parsers import BookNodeParser
 
 log = logging.getLogger("folio.index")
 
@@ -105,7 +103,7 @@ class Indexer:
     def __init__(
         self,
         *,
-        model_loader: Callable[[], tuple[BookNodeParser, BaseEmbedding]],
+        model_loader: Callable[[], list[TransformComponent]],
         vector_store: Any,
         ledger: SqlLedger,
     ) -> None:
@@ -275,8 +273,7 @@ class Indexer:
         progress: ProgressFn | None,
         owner: str | None,
     ) -> None:
-        parser, embed_model = self._model_loader()
-        pipeline = IngestionPipeline(transformations=[parser, embed_model])
+        pipeline = IngestionPipeline(transformations=self._model_loader())
         total = sum(len(d.text) for d in docs)
         done = 0
         if progress is not None:

@@ -14,6 +14,7 @@ from indexes.config import IndexConfig
 from indexes.embeddings import build_tokenizer
 from indexes.models import Answer, Source
 from indexes.retriever import FolioRetriever
+from indexes.sentence_vectors import stored_vectors
 from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
 from indexes.usage import Tokenizer, counting, install_router, new_counter, usage_of
 
@@ -146,7 +147,8 @@ class FolioQueryEngine:
         chosen = None
         if nodes and isinstance(synth, ExtractiveSynthesizer):
             texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-            chosen = synth.select(bundle, texts)  # before the first piece: it may be "not found"
+            # before the first piece: it may be "not found"
+            chosen = synth.select(bundle, texts, stored=stored_vectors(nodes))
         if not nodes or chosen == []:
             yield self.cfg.synthesis.no_answer
             yield Answer(

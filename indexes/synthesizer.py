@@ -24,6 +24,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from indexes.citations import check_citations
 from indexes.config import SynthesisConfig
+from indexes.sentence_vectors import sentence_key, stored_vectors
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
 # after . ! ? and any closing quotes/brackets (kept), before whitespace and a sentence start
@@ -208,7 +209,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
     ) -> Response:
         """The answer; `metadata["found"]` is False when no sentence passed the threshold."""
         texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        chosen = self.select(query, texts)
+        chosen = self.select(query, texts, stored=stored_vectors(nodes))
         return Response(
             response=self.render(chosen), source_nodes=nodes, metadata={"found": bool(chosen)}
         )
@@ -246,13 +247,16 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         return [sentences[i] for i in sorted(best)]
 
     def features(
-        self, query: QueryBundle | str, sentences: list[Sentence]
+        self,
+        query: QueryBundle | str,
+        sentences: list[Sentence],
+        stored: dict[str, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, dict[str, float]]:
         """One row per sentence: (meaning, words, rank, answer type, negation) as described
         in the class docstring, and the idf of each question term."""
         bundle = query if isinstance(query, QueryBundle) else QueryBundle(query)
         question = bundle.embedding or self._embed_model.get_query_embedding(bundle.query_str)
-        meaning = self._vectors([s.text for s in sentences]) @ _unit_rows([question])[0]
+        meaning = self._vectors([s.text for s in sentences], stored) @ _unit_rows([question])[0]
         rows, idf = self._lexical(bundle.query_str, sentences)
         return np.column_stack([meaning, rows]), idf
 
@@ -272,12 +276,20 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         negated = negates(question, [s.text for s in sentences], asked)
         return np.column_stack([words, rank, kind, negated]).astype(float), idf
 
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of the sentences: cached ones from memory, the rest in one batch."""
+    def _vectors(self, texts: list[str], stored: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Unit vectors of the sentences: those the chunks carry (computed at ingest, see
+        indexes/sentence_vectors.py), cached ones from memory, the rest in one batch."""
+        known: dict[str, np.ndarray] = {}
+        if stored:
+            for t in texts:
+                vector = stored.get(sentence_key(t))
+                if vector is not None:
+                    known[t] = vector
         with self._lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-            for t in known:
-                self._cache.move_to_end(t)
+            for t in texts:
+                if t not in known and t in self._cache:
+                    known[t] = self._cache[t]
+                    self._cache.move_to_end(t)
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             fresh = _unit_rows(self._embed_model.get_text_embedding_batch(missing))
@@ -289,12 +301,18 @@ class ExtractiveSynthesizer(BaseSynthesizer):
                     self._cache.popitem(last=False)
         return np.stack([known[t] for t in texts])
 
-    def select(self, query: QueryBundle | str, passages: list[str]) -> list[Sentence]:
-        """The chosen sentences, best first; empty when none reaches the threshold."""
+    def select(
+        self,
+        query: QueryBundle | str,
+        passages: list[str],
+        stored: dict[str, np.ndarray] | None = None,
+    ) -> list[Sentence]:
+        """The chosen sentences, best first; empty when none reaches the threshold. `stored`:
+        sentence vectors the chunks carry (`stored_vectors(nodes)`)."""
         sentences = self.shortlist(query, self.candidates(passages))
         if not sentences:
             return []
-        rows, idf = self.features(query, sentences)
+        rows, idf = self.features(query, sentences, stored)
         for sentence, score in zip(sentences, rows @ WEIGHTS, strict=True):
             sentence.score = round(float(score), 4)
         ranked = sorted(sentences, key=lambda s: -s.score)

@@ -11,6 +11,15 @@ from tests.utils.counting import count_embedded_chunks
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture
+def config_file(tmp_path, book_dir):
+    """Sentence vectors are embedded per answer here, so the embedder sees exactly the chunks
+    (test_sentence_vectors.py covers the default, which embeds sentences at ingest too)."""
+    from tests.utils.builders import write_config
+
+    return write_config(tmp_path, book_dir, synthesis={"sentence_vectors": "query"})
+
+
 def ledger_chunk_ids(folio) -> set[str]:
     return {cid for entry in folio.documents() for cid in entry.chunk_ids}
 
