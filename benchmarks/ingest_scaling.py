@@ -31,12 +31,16 @@ TEXTBOOK = REPO.parent / "shared" / "textbooks" / "rust-book" / "chapters"
 ADMIN = "ingest-bench-admin-key-0123456789abcdef"
 
 
+SENTENCE_VECTORS = "ingest"  # --sentence-vectors
+
+
 def write_config(root: Path, sources: list[dict]) -> Path:
     import yaml
 
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     config = {
         **{k: shipped[k] for k in ("embedding", "retrieval", "chunking", "runtime")},
+        "synthesis": {**shipped["synthesis"], "sentence_vectors": SENTENCE_VECTORS},
         "environment": "test",
         "storage_dir": str(root / "storage"),
         "sources": sources,
@@ -172,8 +176,16 @@ def main() -> None:
     parser.add_argument("--book", type=Path, default=TEXTBOOK)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-bulk", action="store_true")
+    parser.add_argument(
+        "--sentence-vectors",
+        choices=["ingest", "query"],
+        default="ingest",
+        help="synthesis.sentence_vectors (ingest, the default, embeds each chunk's sentences too)",
+    )
     args = parser.parse_args()
-    out: dict = {}
+    global SENTENCE_VECTORS
+    SENTENCE_VECTORS = args.sentence_vectors
+    out: dict = {"sentence_vectors": args.sentence_vectors}
     if not args.skip_bulk:
         out["bulk_folio"] = bench_folio_bulk(args.book)
         out["bulk_plain_llamaindex"] = bench_plain_bulk(args.book)

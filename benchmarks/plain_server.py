@@ -1,7 +1,7 @@
 """The plain-LlamaIndex baseline server: what the LlamaIndex tutorial gives for the same corpus.
 
 VectorStoreIndex with LlamaIndex's defaults (SentenceSplitter, SimpleVectorStore persisted to
-disk), all-MiniLM-L6-v2 through HuggingFaceEmbedding (torch), one BLAS thread, and a FastAPI
+disk), all-MiniLM-L6-v2 through HuggingFaceEmbedding (torch), one torch and one BLAS thread, and a FastAPI
 `POST /query` that returns the top 5 chunks (no answer text, no accounts, no limits, no logs).
 
     .venv/bin/python benchmarks/plain_server.py --corpus scifact --port 8101
@@ -35,6 +35,11 @@ def build_app(corpus: str, cache: Path):  # type: ignore[no-untyped-def]
     from indexes.onnx_model import local_model_path
 
     threadpool_limits(1, user_api="blas")
+    import torch
+
+    # one thread per request: under concurrency torch's default (all cores per call) thrashes,
+    # and the baseline should be the tutorial wrapper at its best, not a strawman
+    torch.set_num_threads(1)
     Settings.embed_model = HuggingFaceEmbedding(model_name=str(local_model_path()), device="cpu")
     Settings.llm = None
     if (cache / "docstore.json").is_file():
