@@ -1,8 +1,9 @@
 """The plain-LlamaIndex baseline server: what the LlamaIndex tutorial gives for the same corpus.
 
 VectorStoreIndex with LlamaIndex's defaults (SentenceSplitter, SimpleVectorStore persisted to
-disk), all-MiniLM-L6-v2 through HuggingFaceEmbedding (torch), one torch and one BLAS thread, and a FastAPI
-`POST /query` that returns the top 5 chunks (no answer text, no accounts, no limits, no logs).
+disk), all-MiniLM-L6-v2 through HuggingFaceEmbedding (torch), one torch and one BLAS thread,
+and a FastAPI `POST /query` that returns the top 5 chunks (no answer text, no accounts, no
+limits, no logs).
 
     .venv/bin/python benchmarks/plain_server.py --corpus scifact --port 8101
 """
