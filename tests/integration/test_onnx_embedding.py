@@ -58,15 +58,22 @@ def test_question_and_chunk_vectors_match_torch(fp32, torch_model):
             assert float(batch[row] @ slow) > 0.99999  # input order kept, padding masked
 
 
-def test_concurrent_questions_get_their_own_vectors(minilm):
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_concurrent_questions_get_their_own_vectors(precision, minilm, fp32):
     """The micro-batcher embeds questions from many threads in shared calls: each caller must
-    still get the vector of its own question."""
+    still get the vector of its own question. fp32 is exact whatever the batchmates; int8
+    quantises activations with one scale per call, so a vector moves a little with its
+    batchmates (as much as int8 moves from fp32), but must stay nearest its own question."""
+    model = fp32 if precision == "fp32" else minilm
     questions = [f"How long does step {i} of the bread take?" for i in range(24)]
-    expected = {q: np.array(minilm.get_query_embedding(q)) for q in questions}
+    expected = np.array([model.get_query_embedding(q) for q in questions])
     with ThreadPoolExecutor(max_workers=12) as pool:
-        got = list(pool.map(minilm.get_query_embedding, questions * 2))
-    for question, vector in zip(questions * 2, got, strict=True):
-        assert float(np.array(vector) @ expected[question]) > 0.99999
+        got = np.array(list(pool.map(model.get_query_embedding, questions * 2)))
+    own = np.tile(np.arange(len(questions)), 2)
+    similarity = got @ expected.T
+    assert (similarity.argmax(axis=1) == own).all()
+    floor = 0.99999 if precision == "fp32" else 0.99
+    assert (similarity[np.arange(len(own)), own] > floor).all()
 
 
 def test_int8_precision_stays_close_to_fp32(minilm, fp32):
