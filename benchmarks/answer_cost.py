@@ -1,8 +1,10 @@
 """What the extractive answerer's sentence scoring costs per answer, on the sample book.
 
-Times one batched sentence embedding (the only model call the answerer adds) for 8/16/24
-sentences, and a whole `FolioIndex.query` with a cold sentence cache (a fresh synthesizer per
-question) and a warm one. Prints JSON, with the load average (the machine is shared).
+Times one batched sentence embedding (the only model call the answerer adds at query time) for
+8/16/24 sentences, and a whole `FolioIndex.query` with a cold sentence cache (a fresh synthesizer
+per question) and a warm one, for both `synthesis.sentence_vectors` modes in the same run:
+`query` (sentences embedded per answer) and `ingest` (embedded at index time, read with the
+chunk). Prints JSON, with the load average (the machine is shared).
 
     .venv/bin/python -m benchmarks.answer_cost [--rounds 3]
 """
@@ -46,6 +48,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
+    out: dict = {}
+    for mode in ("query", "ingest"):
+        out[f"sentence_vectors_{mode}"] = measure(mode, args.rounds)
+    out["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out, indent=1))
+
+
+def measure(mode: str, rounds: int) -> dict:
     from app.core.settings import load_settings
     from indexes.engine import FolioIndex
     from indexes.synthesizer import ExtractiveSynthesizer, split_sentences
@@ -55,24 +65,28 @@ def main() -> None:
     try:
         book = tmp / "book"
         shutil.copytree(SAMPLE_BOOK, book)
-        settings = load_settings(write_config(tmp, book), environ={})
+        config = write_config(tmp, book, synthesis={"sentence_vectors": mode})
+        settings = load_settings(config, environ={})
         folio = FolioIndex.from_config(settings.index)
+        started = time.perf_counter()
         folio.index_sources()
+        out: dict = {"index_s": round(time.perf_counter() - started, 2)}
         engine = folio.engine
         sentences = [s for p in sorted(book.glob("*.md")) for s in split_sentences(p.read_text())]
-        out: dict = {"sentences_in_book": len(sentences)}
+        out["sentences_in_book"] = len(sentences)
         model = folio.embed_model
         model.get_text_embedding_batch(sentences[:4])  # warm up
-        for n in (8, 16, 24):
-            times = []
-            for r in range(args.rounds * 5):
-                batch = sentences[r : r + n]
-                started = time.perf_counter()
-                model.get_text_embedding_batch(batch)
-                times.append((time.perf_counter() - started) * 1000)
-            out[f"embed_batch_{n}"] = _ms(times)
+        if mode == "query":
+            for n in (8, 16, 24):
+                times = []
+                for r in range(rounds * 5):
+                    batch = sentences[r : r + n]
+                    started = time.perf_counter()
+                    model.get_text_embedding_batch(batch)
+                    times.append((time.perf_counter() - started) * 1000)
+                out[f"embed_batch_{n}"] = _ms(times)
         cold, warm = [], []
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for q in QUESTIONS:
                 engine.synthesizer = ExtractiveSynthesizer.from_config(
                     settings.synthesis, model
@@ -81,9 +95,8 @@ def main() -> None:
                 warm.append(folio.query(q).latency_ms)
         out["query_cold_cache"] = _ms(cold)
         out["query_warm_cache"] = _ms(warm)
-        out["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
         folio.close()
-        print(json.dumps(out, indent=1))
+        return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
