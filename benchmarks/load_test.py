@@ -8,6 +8,7 @@ errors (by status) and degradation against one client, per server and level, plu
 peak RSS and time to /health, and Folio/plain throughput ratios.
 
     .venv/bin/python benchmarks/load_test.py [--corpus scifact] [--duration 30] [--levels 1 10 100]
+        [--plain-store qdrant|simple]
 
 The Folio index is copied from the eval cache when `folio eval` has built it (same config),
 else built here; the plain index is built once and kept in .folio-cache/bench/.
@@ -224,6 +225,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--skip-plain", action="store_true")
+    parser.add_argument("--plain-store", choices=["qdrant", "simple"], default="qdrant")
     args = parser.parse_args()
 
     qs = questions(args.corpus)
@@ -234,6 +236,8 @@ def main() -> None:
     if not args.skip_plain:
         port = free_port()
         cmd = [PY, str(REPO / "benchmarks" / "plain_server.py"), "--corpus", args.corpus]
+        cmd += ["--store", args.plain_store]
+        out["plain_store"] = args.plain_store
         servers.append(Server("plain_llamaindex", [*cmd, "--port", str(port)], port, env))
     for cache in ("on", "off"):
         port = free_port()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from ftfy.fixes import fix_c1_controls
+
 from app.core.errors import InvalidInput, PayloadTooLarge
 
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
@@ -28,6 +30,13 @@ def text_problem(text: str) -> str | None:
     if has_control_chars(text):
         return "contains control characters"
     return None
+
+
+def clean_document_text(text: str, *, field: str, **limits: int | None) -> str:
+    """`clean_text` for documents: C1 controls (U+0080–U+009F) are first read as the
+    Windows-1252 characters they almost always are (mojibake: U+0096 is an en dash; SciFact has
+    two such abstracts), so real-world text is not refused; NUL and C0 controls still are."""
+    return clean_text(fix_c1_controls(text), field=field, **limits)
 
 
 def clean_text(

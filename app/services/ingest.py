@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app.core.errors import Forbidden, NotFound, PayloadTooLarge
 from app.core.metrics import observe_ingest
 from app.core.settings import Settings
-from app.core.textcheck import clean_text
+from app.core.textcheck import clean_document_text
 from app.db.models import ApiKey
 from app.services.identity import Identity
 from indexes.engine import FolioIndex, TooManyChunks
@@ -93,8 +93,8 @@ def ingest_content(
     source_id: str | None,
 ) -> IngestResult:
     """Validate everything first, so a rejected request leaves nothing half-ingested."""
-    chapter = clean_text(chapter, field="chapter", max_chars=300)
-    content = clean_text(content, field="content", max_bytes=settings.api.max_ingest_bytes)
+    chapter = clean_document_text(chapter, field="chapter", max_chars=300)
+    content = clean_document_text(content, field="content", max_bytes=settings.api.max_ingest_bytes)
     doc_id = api_document_id(chapter, source_id)
     existing = index.document(doc_id)
     if existing is not None:

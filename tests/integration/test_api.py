@@ -127,12 +127,29 @@ async def test_ingest_is_idempotent_and_queryable(client, app):
     assert answer["sources"][0]["document_id"] == "api:rye-notes"
 
 
+async def test_ingest_reads_c1_controls_as_windows_1252(client, app):
+    """Mojibake from real corpora (U+0096 for an en dash, as in two SciFact abstracts) is
+    repaired, not refused; the repaired text is what is stored and cited."""
+    headers = {"X-API-Key": ADMIN_KEY}
+    body = {
+        "chapter": "Rye \x93notes\x94",
+        "content": "Rye proofs 2\x964 hours.",
+        "source_id": "c1",
+    }
+    response = await client.post("/ingest", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    answer = (await client.post("/query", json={"query": "How long does rye proof?"})).json()
+    cited = next(s for s in answer["sources"] if s["document_id"] == "api:c1")
+    assert "2–4 hours" in cited["text"] and "\x96" not in cited["text"]
+
+
 async def test_rejected_ingest_leaves_nothing_behind(client, app):
     headers = {"X-API-Key": ADMIN_KEY}
     before = _index(app).point_count()
     cases = [
         ({"chapter": "Rye", "content": ""}, 422),
         ({"chapter": "Rye", "content": "ok\x00bad"}, 422),
+        ({"chapter": "Rye", "content": "ok\x07bad"}, 422),  # C0 controls are still refused
         ({"chapter": "", "content": "ok"}, 422),
         ({"chapter": "Rye", "content": "x" * (2 * 1024 * 1024 + 1)}, 413),
         ({"chapter": "Rye", "content": "ok", "source_id": "../../etc/passwd"}, 422),
