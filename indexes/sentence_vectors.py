@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,14 +43,35 @@ def decode_vector(data: str) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
-def stored_vectors(nodes: Sequence[NodeWithScore | BaseNode]) -> dict[str, np.ndarray]:
-    """sentence key -> unit vector, from whatever the chunks carry."""
-    out: dict[str, np.ndarray] = {}
+class StoredVectors(Mapping[str, np.ndarray]):
+    """sentence key -> unit vector, decoded on first access: an answer reads the ~12 candidate
+    sentences it scores, not every sentence of the ten passages (decoding all of them was 4 %
+    of a loaded server's time)."""
+
+    def __init__(self, encoded: dict[str, str]) -> None:
+        self._encoded = encoded
+        self._decoded: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        vector = self._decoded.get(key)
+        if vector is None:
+            vector = self._decoded[key] = decode_vector(self._encoded[key])
+        return vector
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._encoded)
+
+    def __len__(self) -> int:
+        return len(self._encoded)
+
+
+def stored_vectors(nodes: Sequence[NodeWithScore | BaseNode]) -> StoredVectors:
+    """The sentence vectors the chunks carry (decoded lazily)."""
+    encoded: dict[str, str] = {}
     for item in nodes:
         node = item.node if isinstance(item, NodeWithScore) else item
-        for key, data in (node.metadata.get(KEY) or {}).items():
-            out[key] = decode_vector(data)
-    return out
+        encoded.update(node.metadata.get(KEY) or {})
+    return StoredVectors(encoded)
 
 
 class SentenceVectors(TransformComponent):

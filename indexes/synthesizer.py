@@ -9,7 +9,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -250,7 +250,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         self,
         query: QueryBundle | str,
         sentences: list[Sentence],
-        stored: dict[str, np.ndarray] | None = None,
+        stored: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, dict[str, float]]:
         """One row per sentence: (meaning, words, rank, answer type, negation) as described
         in the class docstring, and the idf of each question term."""
@@ -276,7 +276,9 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         negated = negates(question, [s.text for s in sentences], asked)
         return np.column_stack([words, rank, kind, negated]).astype(float), idf
 
-    def _vectors(self, texts: list[str], stored: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def _vectors(
+        self, texts: list[str], stored: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
         """Unit vectors of the sentences: those the chunks carry (computed at ingest, see
         indexes/sentence_vectors.py), cached ones from memory, the rest in one batch."""
         known: dict[str, np.ndarray] = {}
@@ -305,7 +307,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         self,
         query: QueryBundle | str,
         passages: list[str],
-        stored: dict[str, np.ndarray] | None = None,
+        stored: Mapping[str, np.ndarray] | None = None,
     ) -> list[Sentence]:
         """The chosen sentences, best first; empty when none reaches the threshold. `stored`:
         sentence vectors the chunks carry (`stored_vectors(nodes)`)."""

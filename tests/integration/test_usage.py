@@ -121,3 +121,39 @@ async def test_over_budget_warns_and_falls_back_to_extractive(
         second = (await client.post("/query", json={"query": "What is a levain?"})).json()
         assert second["mode"] == "extractive" and second["sources"]
         assert len(fake.state.requests) == calls  # the LLM was not called
+
+
+def test_todays_cost_is_summed_once_per_window_and_sees_other_replicas(tmp_path) -> None:
+    """Two replicas' TodayCost over one database: each counts its own records at once, reads
+    the database at most once per window (not once per request), and sees the other replica's
+    costs after the window."""
+    from sqlalchemy import event
+    from sqlmodel import Session
+
+    from app.db.engine import make_engine
+    from app.db.migrate import upgrade
+    from app.db.models import UsageRecord
+    from app.services.usage import TodayCost
+
+    url = f"sqlite:///{tmp_path / 'usage.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sums: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _cur, sql, *_a: sums.append(sql) if "sum(" in sql.lower() else None,
+    )
+    a, b = TodayCost(refresh_s=3600), TodayCost(refresh_s=3600)
+    with Session(engine) as db:
+        assert a.get(db) == 0.0 and b.get(db) == 0.0
+        for _ in range(50):  # replica A records 50 answers
+            db.add(UsageRecord(subject="ip:1", endpoint="/query", cost_usd=0.01))
+            db.commit()
+            today = a.add(db, 0.01)
+        assert today == pytest.approx(0.50)
+        assert len(sums) == 2  # one sum per replica, none per request
+        assert b.get(db) == 0.0  # B's window is still open: it has not read A's records yet
+        b.refresh_s = 0.0
+        assert b.get(db) == pytest.approx(0.50)  # the next window reads them from the database
+    engine.dispose()
