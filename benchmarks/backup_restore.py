@@ -101,7 +101,11 @@ def seed_database(url: str) -> None:
 def citations(settings) -> list[str]:  # type: ignore[no-untyped-def]
     from indexes.engine import FolioIndex
 
-    index = FolioIndex.from_config(settings.index)
+    # the app's database holds the ledger, as in `folio serve`; the cached store is copied in
+    # without one, so the first open adopts its documents from their payloads (not timed)
+    index = FolioIndex.from_config(
+        settings.index, ledger_url=settings.database.url, create_schema=False
+    )
     try:
         return [s.node_id for s in index.query(QUESTION).sources]
     finally:
@@ -139,6 +143,7 @@ def wipe_database(url: str) -> None:
     from sqlmodel import SQLModel
 
     from app.db.engine import make_engine
+    from indexes.ledger import metadata as ledger_metadata
 
     if url.startswith("sqlite"):
         Path(url.removeprefix("sqlite:///")).unlink()
@@ -146,6 +151,7 @@ def wipe_database(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         SQLModel.metadata.drop_all(conn)
+        ledger_metadata.drop_all(conn)
         conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 

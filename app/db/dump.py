@@ -2,7 +2,8 @@
 `pg_dump --format=custom` / `pg_restore` (the client tools must be at least the server's major
 version; both are checked and named in the error).
 
-Only Folio's own tables (the SQLModel metadata plus `alembic_version`) are dumped, in the schema
+Only Folio's own tables (the SQLModel metadata, the document ledger of `indexes/ledger.py` and
+`alembic_version`) are dumped, in the schema
 the connection's search_path points at, so a database shared with other applications is not
 swept into the archive. The password travels in PGPASSWORD, never on a command line.
 """
@@ -22,6 +23,7 @@ from sqlmodel import SQLModel
 
 import app.db.models  # noqa: F401  (fills SQLModel.metadata)
 from app.db.engine import make_engine, normalise_url
+from indexes.ledger import metadata as ledger_metadata
 
 VERSION_TABLE = "alembic_version"
 
@@ -35,8 +37,10 @@ def kind_of(url: str) -> str:
 
 
 def folio_tables() -> list[str]:
-    """Folio's tables, parents before children (the order a restore must create them)."""
-    return [t.name for t in SQLModel.metadata.sorted_tables]
+    """Folio's tables, parents before children (the order a restore must create them). The
+    ledger (`documents`, `index_state`) belongs with them: without it a restored index has to
+    re-adopt its points, and API documents lose their owner."""
+    return [t.name for t in [*SQLModel.metadata.sorted_tables, *ledger_metadata.sorted_tables]]
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -187,7 +187,9 @@ def _export_vectors(settings: Settings, folder: Path) -> dict[str, Any]:
     if via_server is not None:
         return via_server
     try:
-        index = FolioIndex.from_config(settings.index, eager=False)
+        index = FolioIndex.from_config(
+            settings.index, eager=False, ledger_url=settings.database.url, create_schema=False
+        )
     except StoreLockedError as exc:
         raise BackupFailed(
             f"{exc}: stop it first (a consistent copy of local mode needs the folder)"

@@ -180,7 +180,9 @@ def _check_counts(settings: Settings, manifest: dict[str, Any]) -> None:
         raise BackupFailed(
             f"restored rows {rows} differ from the manifest's {manifest['database']['rows']}"
         )
-    index = FolioIndex.from_config(settings.index, eager=False)
+    index = FolioIndex.from_config(
+        settings.index, eager=False, ledger_url=settings.database.url, create_schema=False
+    )
     try:
         points = index.point_count()
     finally:

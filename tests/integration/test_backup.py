@@ -25,6 +25,7 @@ from app.main import create_app
 from app.services.backup import BackupFailed, create_backup, list_archives
 from app.services.restore import restore_backup
 from indexes.engine import FolioIndex
+from indexes.ledger import metadata as ledger_metadata
 from tests.utils.builders import write_config
 from tests.utils.cli import run_folio
 from tests.utils.services import fresh_pg_schema, postgres_url_or_skip
@@ -122,7 +123,7 @@ async def _populate(settings: Settings, minilm) -> dict[str, Any]:
 
 
 def _rows(url: str) -> dict[str, list[dict]]:
-    """Every row of every Folio table, in primary-key order."""
+    """Every row of every Folio table (the document ledger too), in primary-key order."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
@@ -131,7 +132,7 @@ def _rows(url: str) -> dict[str, list[dict]]:
                     dict(r._mapping)
                     for r in conn.execute(sa.select(table).order_by(*table.primary_key.columns))
                 ]
-                for table in SQLModel.metadata.sorted_tables
+                for table in [*SQLModel.metadata.sorted_tables, *ledger_metadata.sorted_tables]
             }
     finally:
         engine.dispose()
@@ -191,6 +192,7 @@ async def test_sqlite_round_trip_through_the_cli(
     state = await _populate(settings, minilm)
     rows, answers = _rows(settings.database.url), _answers(settings, minilm)
     assert rows["usage_records"] and rows["feedback"] and rows["recovery_codes"]
+    assert any(r["owner"] for r in rows["documents"])  # the API document's owner is kept
     config = str(settings.config_path)
 
     made = run_folio("backup", "--config", config, "--out", str(tmp_path / "backups"))
@@ -219,6 +221,7 @@ async def test_postgres_round_trip_into_a_migrated_empty_database(
         settings = _settings(tmp_path / "site", book_dir, indexed_template, db_url=url)
         state = await _populate(settings, minilm)
         rows, answers = _rows(url), _answers(settings, minilm)
+        assert any(r["owner"] for r in rows["documents"])  # the API document's owner is kept
         result = create_backup(settings=settings, out_dir=tmp_path / "backups")
         assert result.manifest["database"]["kind"] == "postgresql"
         assert result.manifest["versions"]["pg_dump"]
@@ -229,6 +232,7 @@ async def test_postgres_round_trip_into_a_migrated_empty_database(
         engine = make_engine(url)
         with engine.begin() as conn:  # drop every table: an empty database ...
             SQLModel.metadata.drop_all(conn)
+            ledger_metadata.drop_all(conn)
             conn.execute(sa.text("DROP TABLE alembic_version"))
         engine.dispose()
         migrate.upgrade(url)  # ... migrated first, as compose's migrate service does
@@ -236,6 +240,8 @@ async def test_postgres_round_trip_into_a_migrated_empty_database(
         assert restored.manifest["vectors"]["counts"]["documents_api"] == 1
 
         assert _rows(url) == rows
+        # backup and restore used the app's database for the ledger, not a stray SQLite file
+        assert not (Path(settings.storage_dir) / "folio.db").exists()
         assert _answers(settings, minilm) == answers
         await _still_works(settings, minilm, state)
 
