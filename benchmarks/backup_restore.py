@@ -99,13 +99,11 @@ def seed_database(url: str) -> None:
 
 
 def citations(settings) -> list[str]:  # type: ignore[no-untyped-def]
-    from indexes.engine import FolioIndex
+    from app.services.index_holder import index_on_app_database
 
     # the app's database holds the ledger, as in `folio serve`; the cached store is copied in
     # without one, so the first open adopts its documents from their payloads (not timed)
-    index = FolioIndex.from_config(
-        settings.index, ledger_url=settings.database.url, create_schema=False
-    )
+    index = index_on_app_database(settings)
     try:
         return [s.node_id for s in index.query(QUESTION).sources]
     finally:

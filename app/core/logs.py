@@ -25,6 +25,8 @@ import structlog
 from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.metrics import route_of
+
 HANDLER_NAME = "folio-structured"
 QUIET_ROUTES = ("/health", "/ready", "/metrics")  # probes: DEBUG, or they drown everything else
 
@@ -189,7 +191,7 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, watch)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_of(scope)
             level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
             self.log.log(
                 level,

@@ -115,17 +115,19 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                route = _route_of(scope)
+                route = route_of(scope)
                 LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, timed_send)
         finally:
-            REQUESTS.labels(scope["method"], _route_of(scope), str(status)).inc()
+            REQUESTS.labels(scope["method"], route_of(scope), str(status)).inc()
 
 
-def _route_of(scope: Scope) -> str:
+def route_of(scope: Scope) -> str:
+    """The matched route's template (`/sessions/{session_id}`), or `unmatched`: bounded
+    cardinality for metric labels and log fields."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path or "unmatched"

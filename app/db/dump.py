@@ -74,13 +74,7 @@ def dump_sqlite(url: str, target: Path) -> dict[str, str]:
     source = sqlite_path(url)
     if not source.is_file():
         raise DumpError(f"SQLite database {source} does not exist")
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
+    _copy_sqlite(source, target)
     return {"sqlite": sqlite3.sqlite_version}
 
 
@@ -88,6 +82,11 @@ def restore_sqlite(source: Path, url: str) -> None:
     """Replace the database at `url` with `source`, page by page (the file may exist, empty)."""
     target = sqlite_path(url)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _copy_sqlite(source, target)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """SQLite's online backup API, source opened read-only: page by page, consistent."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:

@@ -36,6 +36,7 @@ from app.core.errors import FolioError
 from app.core.settings import Settings
 from app.db import dump, migrate
 from app.db.engine import make_engine
+from app.services.index_holder import index_on_app_database
 from indexes.backup import BackupError
 from indexes.engine import FolioIndex
 from indexes.stores import StoreError, StoreLockedError
@@ -187,9 +188,7 @@ def _export_vectors(settings: Settings, folder: Path) -> dict[str, Any]:
     if via_server is not None:
         return via_server
     try:
-        index = FolioIndex.from_config(
-            settings.index, eager=False, ledger_url=settings.database.url, create_schema=False
-        )
+        index = index_on_app_database(settings, eager=False)
     except StoreLockedError as exc:
         raise BackupFailed(
             f"{exc}: stop it first (a consistent copy of local mode needs the folder)"

@@ -94,6 +94,14 @@ def open_index(
     ensure_secrets(settings)  # migrations need the key pepper
     if settings.database.auto_migrate:
         migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
+    return index_on_app_database(settings, index_cls=index_cls, **kwargs)
+
+
+def index_on_app_database(
+    settings: Any, *, index_cls: type[FolioIndex] = FolioIndex, **kwargs: Any
+) -> FolioIndex:
+    """A FolioIndex whose ledger is the app's (already migrated) database, never the default
+    SQLite file beside the vectors: backup, restore and the CLI must see the server's ledger."""
     return index_cls.from_config(
         settings.index, ledger_url=settings.database.url, create_schema=False, **kwargs
     )

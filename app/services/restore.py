@@ -24,6 +24,7 @@ from app.core.settings import Settings
 from app.db import dump, migrate
 from app.db.engine import make_engine
 from app.services.backup import FORMAT, FORMAT_VERSION, MANIFEST, BackupFailed, sha256_of
+from app.services.index_holder import index_on_app_database
 from indexes.backup import BackupError
 from indexes.engine import FolioIndex
 from indexes.stores import StoreError, StoreLockedError
@@ -180,9 +181,7 @@ def _check_counts(settings: Settings, manifest: dict[str, Any]) -> None:
         raise BackupFailed(
             f"restored rows {rows} differ from the manifest's {manifest['database']['rows']}"
         )
-    index = FolioIndex.from_config(
-        settings.index, eager=False, ledger_url=settings.database.url, create_schema=False
-    )
+    index = index_on_app_database(settings, eager=False)
     try:
         points = index.point_count()
     finally:

@@ -77,9 +77,9 @@ class TodayCost:
         now = now or utcnow()
         key = str(db.get_bind().url)
         with self._lock:
-            hit = self._cached.get(key)
-        if hit and hit[0] == now.date() and monotonic() - hit[2] < self.refresh_s:
-            return hit[1]
+            fresh = self._fresh(key, now)
+        if fresh is not None:
+            return fresh
         total = cost_today(db=db, now=now)
         with self._lock:
             self._cached[key] = (now.date(), total, monotonic())
@@ -90,11 +90,19 @@ class TodayCost:
         now = now or utcnow()
         key = str(db.get_bind().url)
         with self._lock:
-            hit = self._cached.get(key)
-            if hit and hit[0] == now.date() and monotonic() - hit[2] < self.refresh_s:
-                self._cached[key] = (hit[0], hit[1] + cost, hit[2])
-                return hit[1] + cost
+            fresh = self._fresh(key, now)
+            if fresh is not None:
+                day, _, read_at = self._cached[key]
+                self._cached[key] = (day, fresh + cost, read_at)
+                return fresh + cost
         return self.get(db, now)  # stale or a new day: the sum already holds this record
+
+    def _fresh(self, key: str, now: datetime) -> float | None:
+        """The cached total when it is today's and younger than `refresh_s` (lock held)."""
+        hit = self._cached.get(key)
+        if hit and hit[0] == now.date() and monotonic() - hit[2] < self.refresh_s:
+            return hit[1]
+        return None
 
 
 TODAY = TodayCost()
