@@ -161,13 +161,18 @@ class Server:
 
 
 async def closed_loop(url: str, qs: list[str], clients: int, duration: float) -> dict:
-    """`clients` workers, each asking, waiting, asking again, for `duration` seconds."""
-    import httpx
+    """`clients` workers, each asking, waiting, asking again, for `duration` seconds.
+
+    The client is aiohttp on one keep-alive connection per worker: the load generator shares
+    the machine's two cores with the server, and httpx spent a whole core on 120 q/s with 100
+    connections (its pool), which capped what any server could show."""
+    import aiohttp
 
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as client:
         stop_at = time.perf_counter() + duration
 
         async def worker(n: int) -> None:
@@ -177,9 +182,10 @@ async def closed_loop(url: str, qs: list[str], clients: int, duration: float) ->
                 i += 1
                 started = time.perf_counter()
                 try:
-                    response = await client.post("/query", json={"query": question})
-                    status = str(response.status_code)
-                except httpx.HTTPError as exc:
+                    async with client.post("/query", json={"query": question}) as response:
+                        await response.read()
+                        status = str(response.status)
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     status = type(exc).__name__
                 elapsed = (time.perf_counter() - started) * 1000
                 statuses[status] = statuses.get(status, 0) + 1
@@ -202,11 +208,35 @@ async def closed_loop(url: str, qs: list[str], clients: int, duration: float) ->
     }
 
 
+def cache_lookups(url: str) -> dict[str, float]:
+    """Folio's FAQ cache counters by result (exact_hit, semantic_hit, miss); {} elsewhere."""
+    import httpx
+
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith('folio_faq_cache_lookups_total{result="'):
+            result = line.split('"')[1]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
 def run_levels(server: Server, qs: list[str], levels: list[int], duration: float) -> dict:
     server.start()
     try:
         asyncio.run(closed_loop(server.url, qs, 4, 3))  # warm-up, not recorded
-        results = [asyncio.run(closed_loop(server.url, qs, n, duration)) for n in levels]
+        results = []
+        for n in levels:
+            before = cache_lookups(server.url)
+            results.append(asyncio.run(closed_loop(server.url, qs, n, duration)))
+            after = cache_lookups(server.url)
+            if after:  # how much of this level the FAQ cache answered
+                delta = {k: after[k] - before.get(k, 0.0) for k in after}
+                total = sum(delta.values()) or 1.0
+                results[-1]["cache"] = {k: round(v / total, 3) for k, v in sorted(delta.items())}
         base = results[0]["p50_ms"] or 1.0
         for r in results:
             r["p50_vs_1_client"] = round(r["p50_ms"] / base, 2)

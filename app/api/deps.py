@@ -1,12 +1,19 @@
-"""FastAPI dependencies: settings, the DB session, the index, identity, scopes, rate limits."""
+"""FastAPI dependencies: settings, the DB session, the index, identity, scopes, rate limits.
+
+They are `async def` unless they must block: FastAPI runs every sync dependency on a worker
+thread, and a thread hop per dependency (a dozen per `/query`) was a fifth of a loaded server's
+time. Work that blocks (a database read for a key or a token, Redis for a shared rate limit,
+opening the index) still goes to the threadpool, only when it is needed.
+"""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -16,43 +23,53 @@ from app.db.models import User
 from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import FaqCache
 from app.services.handoff import HANDOFF_HEADER
-from app.services.identity import Identity, resolve_identity
+from app.services.identity import Identity, anonymous_identity, resolve_identity
 from app.services.index_holder import IndexHolder
-from app.services.ratelimit import RateLimiter
+from app.services.ratelimit import LimitState, RateLimiter
 from indexes.engine import FolioIndex
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request on the engine the lifespan opened."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request on the engine the lifespan opened. A session connects on first
+    use, so one that was never used (an anonymous question) costs nothing; one left inside a
+    transaction is closed (a rollback: I/O) on a worker thread."""
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_holder(request: Request) -> IndexHolder:
+async def get_holder(request: Request) -> IndexHolder:
     return request.app.state.index_holder
 
 
-def get_index(holder: Annotated[IndexHolder, Depends(get_holder)]) -> FolioIndex:
-    return holder.get()
+async def get_index(holder: Annotated[IndexHolder, Depends(get_holder)]) -> FolioIndex:
+    if (index := holder.loaded) is not None:
+        return index
+    return await run_in_threadpool(holder.get)  # may try to open the store again: blocks
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.limiter
 
 
-def get_faq_cache(request: Request) -> FaqCache | None:
+async def get_faq_cache(request: Request) -> FaqCache | None:
     return getattr(request.app.state, "faq_cache", None)
 
 
-def get_answer_pool(request: Request) -> AnswerPool:
+async def get_answer_pool(request: Request) -> AnswerPool:
     return request.app.state.answer_pool
 
 
@@ -71,30 +88,40 @@ FaqCacheDep = Annotated[FaqCache | None, Depends(get_faq_cache)]
 AnswerPoolDep = Annotated[AnswerPool, Depends(get_answer_pool)]
 
 
-def get_identity(
+async def get_identity(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Identity:
-    """API key (X-API-Key or Bearer), else JWT user (Bearer), else anonymous by client IP."""
-    identity = resolve_identity(
-        db=db,
-        settings=settings,
-        api_key=x_api_key,
-        authorization=authorization,
-        client_ip=client_ip(request),
-    )
-    db.commit()  # ends the read transaction: no connection held for the rest of the request
+    """API key (X-API-Key or Bearer), else JWT user (Bearer), else anonymous by client IP.
+    Only credentials need the database (on a worker thread); an anonymous reader needs none."""
+    if x_api_key is None and authorization is None:
+        identity = anonymous_identity(client_ip(request))
+    else:
+        identity = await run_in_threadpool(
+            _resolve_and_release,
+            db=db,
+            settings=settings,
+            api_key=x_api_key,
+            authorization=authorization,
+            client_ip=client_ip(request),
+        )
     request.state.identity_kind = identity.kind  # for the access log line; never the secret
+    return identity
+
+
+def _resolve_and_release(*, db: Session, **kwargs: object) -> Identity:
+    identity = resolve_identity(db=db, **kwargs)  # type: ignore[arg-type]
+    db.commit()  # ends the read transaction: no connection held for the rest of the request
     return identity
 
 
 CurrentIdentity = Annotated[Identity, Depends(get_identity)]
 
 
-def get_current_user(identity: CurrentIdentity) -> User:
+async def get_current_user(identity: CurrentIdentity) -> User:
     if identity.user is None:
         raise Unauthorized("Log in first (Authorization: Bearer <access token>)")
     return identity.user
@@ -103,10 +130,10 @@ def get_current_user(identity: CurrentIdentity) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_scope(scope: str) -> Callable[[Identity], Identity]:
+def require_scope(scope: str) -> Callable[[Identity], Awaitable[Identity]]:
     """A dependency that lets the request through only with `scope`."""
 
-    def check(identity: CurrentIdentity) -> Identity:
+    async def check(identity: CurrentIdentity) -> Identity:
         identity.require(scope)
         return identity
 
@@ -121,7 +148,7 @@ def _matches(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def require_ingest_or_handoff(
+async def require_ingest_or_handoff(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
@@ -132,7 +159,7 @@ def require_ingest_or_handoff(
     """Re-index: an `ingest` key, or the local CLI holding the server's handoff token."""
     if _matches(handoff, getattr(request.app.state, "handoff_token", None)):
         return
-    get_identity(request, db, settings, x_api_key, authorization).require("ingest")
+    (await get_identity(request, db, settings, x_api_key, authorization)).require("ingest")
 
 
 def client_ip(request: Request) -> str:
@@ -147,13 +174,13 @@ DEV_LIMIT_HINT = (
 )
 
 
-def rate_limit(bucket: str) -> Callable[..., Identity]:
+def rate_limit(bucket: str) -> Callable[..., Awaitable[Identity]]:
     """Count the request against `bucket` for the caller; 429 with Retry-After when over.
 
     `query` and `writes` count per identity (key, user or IP); per-key overrides apply to
     `query` only."""
 
-    def check(
+    async def check(
         identity: CurrentIdentity, limiter: LimiterDep, settings: SettingsDep, response: Response
     ) -> Identity:
         api, key = settings.api, identity.key
@@ -163,7 +190,9 @@ def rate_limit(bucket: str) -> Callable[..., Identity]:
             per_minute = (key.rate_limit_per_minute if key else None) or api.rate_limit_per_minute
             per_day = (key.rate_limit_per_day if key else None) or api.rate_limit_per_day
         try:
-            state = limiter.hit(bucket, identity.subject, per_minute=per_minute, per_day=per_day)
+            state = await hit(
+                limiter, bucket, identity.subject, per_minute=per_minute, per_day=per_day
+            )
         except RateLimited as exc:
             if settings.environment == "development" and bucket == "query":
                 exc.message += DEV_LIMIT_HINT  # a newcomer trying things trips 10/minute fast
@@ -175,13 +204,22 @@ def rate_limit(bucket: str) -> Callable[..., Identity]:
     return check
 
 
-def auth_rate_limit(
+async def hit(limiter: RateLimiter, bucket: str, subject: str, **limits: int) -> LimitState:
+    """`limiter.hit`, on a worker thread only when it talks to Redis (in memory it does not
+    block)."""
+    if limiter.shared:
+        return await run_in_threadpool(limiter.hit, bucket, subject, **limits)
+    return limiter.hit(bucket, subject, **limits)
+
+
+async def auth_rate_limit(
     request: Request, limiter: LimiterDep, settings: SettingsDep, response: Response
 ) -> None:
     """Login, register, refresh, logout, MFA and OAuth: per client IP, whatever credentials the
     request carries (a caller's own token must not open a fresh bucket for guessing)."""
     api = settings.api
-    state = limiter.hit(
+    state = await hit(
+        limiter,
         "auth",
         f"ip:{client_ip(request)}",
         per_minute=api.auth_rate_limit_per_minute,

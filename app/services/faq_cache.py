@@ -3,6 +3,10 @@ cached question, under the same answer namespace, gets the cached answer without
 an LLM call. The same question again (up to case, punctuation and spacing) is found by its
 normalised text first, without even embedding it.
 
+"Not found" is cached too, but for the same question only: asked again word for word it is
+refused again without retrieval (nothing changed in between, or the namespace would differ),
+while a merely similar question still gets its own search, which may find an answer.
+
 The namespace (FolioIndex.answer_namespace) hashes the docstore fingerprint (every document id
 and content hash, persisted with the index), the retrieval/synthesis config, the answerer and
 top_k. Any ingest, delete or re-index changes the fingerprint, so old entries are never read
@@ -57,7 +61,8 @@ class MemoryFaqCache:
         self.cfg = cfg
         self._lock = threading.Lock()
         self._namespace = ""
-        self._entries: OrderedDict[str, tuple[np.ndarray, str]] = OrderedDict()
+        # entry id -> (unit question vector, or None for a refusal: exact lookups only; answer)
+        self._entries: OrderedDict[str, tuple[np.ndarray | None, str]] = OrderedDict()
         self._matrix: np.ndarray | None = None
         self._ids: list[str] = []
         self._exact: dict[str, str] = {}  # normalised question → entry id
@@ -76,10 +81,10 @@ class MemoryFaqCache:
     def lookup(self, namespace: str, embedding: list[float]) -> Answer | None:
         with self._lock:
             self._switch(namespace)
-            if not self._entries:
-                return None
             if self._matrix is None:
-                self._ids = list(self._entries)
+                self._ids = [i for i, (vec, _) in self._entries.items() if vec is not None]
+                if not self._ids:
+                    return None
                 self._matrix = np.stack([self._entries[i][0] for i in self._ids])
             scores = self._matrix @ _unit(embedding)
             best = int(np.argmax(scores))
@@ -91,7 +96,8 @@ class MemoryFaqCache:
         with self._lock:
             self._switch(namespace)
             entry = uuid.uuid4().hex
-            self._entries[entry] = (_unit(embedding), answer.model_dump_json())
+            vector = _unit(embedding) if answer.found else None
+            self._entries[entry] = (vector, answer.model_dump_json())
             self._exact[normalise(question)] = entry
             while len(self._entries) > self.cfg.max_entries:
                 self._entries.popitem(last=False)  # its exact key now points at nothing
@@ -177,10 +183,11 @@ class RedisFaqCache:
         entry = uuid.uuid4().hex
         ttl = int(self.cfg.ttl_hours * 3600)
         try:
-            if self.client.hlen(emb_key) >= self.cfg.max_entries:
+            if self.client.hlen(ans_key) >= self.cfg.max_entries:
                 return  # full: keep the first (most frequently asked early) questions
             pipe = self.client.pipeline()
-            pipe.hset(emb_key, entry, _unit(embedding).tobytes())
+            if answer.found:  # a refusal answers the same question only (exact lookup)
+                pipe.hset(emb_key, entry, _unit(embedding).tobytes())
             pipe.hset(ans_key, entry, answer.model_dump_json())
             pipe.hset(exact_key, normalise(question), entry)
             for key in (emb_key, ans_key, exact_key):

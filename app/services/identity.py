@@ -69,6 +69,11 @@ def resolve_identity(
     if bearer is not None:
         user = user_from_access_token(db=db, settings=settings, token=bearer)
         return Identity(kind="user", subject=f"user:{user.id}", scopes=READER_SCOPES, user=user)
+    return anonymous_identity(client_ip)
+
+
+def anonymous_identity(client_ip: str) -> Identity:
+    """A reader without credentials, counted by client IP."""
     return Identity(kind="anonymous", subject=f"ip:{client_ip}", scopes=READER_SCOPES)
 
 

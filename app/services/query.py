@@ -53,7 +53,8 @@ def answer_with_cache(
     allow_llm: bool = True,
 ) -> Answer:
     """The cached answer of a near-identical question (`cached: true`, no retrieval, no LLM),
-    else a fresh answer that is then cached. Without a cache: `answer_question`."""
+    else a fresh answer that is then cached (a "not found" only for the same question asked
+    again). Without a cache: `answer_question`."""
     if cache is None:
         return answer_question(
             index=index, settings=settings, question=question, top_k=top_k, allow_llm=allow_llm
@@ -82,8 +83,7 @@ def answer_with_cache(
         raise ServiceUnavailable("The answering backend is unavailable, try again later") from None
     answer.usage.embedding_tokens += embed_usage.embedding_tokens
     answer.latency_ms = (time.perf_counter() - started) * 1000
-    if answer.found:
-        cache.store(namespace, question, embedding, answer)
+    cache.store(namespace, question, embedding, answer)  # a refusal: for this question only
     return answer
 
 

@@ -82,3 +82,14 @@ async def test_near_duplicates_hit_and_ingest_invalidates(client) -> None:
 
     usage = (await client.get("/usage?group_by=day", headers=ADMIN)).json()["total"]
     assert usage["requests"] == 7 and usage["cached"] == 3
+
+
+async def test_not_found_is_cached_for_the_same_question_only(client) -> None:
+    calls = _count_retrievals(client.app)
+    first = await _ask(client, "What is the airspeed velocity of an unladen swallow?")
+    assert first["found"] is False and first["cached"] is False and len(calls) == 1
+    again = await _ask(client, "what is the airspeed velocity of an unladen swallow")
+    assert again["found"] is False and again["cached"] is True and len(calls) == 1
+    assert again["answer"] == first["answer"]
+    near = await _ask(client, "What's the airspeed velocity of an unladen swallow?")
+    assert near["cached"] is False and len(calls) == 2  # similar is not the same: searched

@@ -22,6 +22,18 @@ def test_semantic_hit_needs_the_threshold_and_the_same_namespace() -> None:
     assert cache.lookup("v1", [1.0, 0.0, 0.0]) is None  # and dropped, not kept for later
 
 
+def test_a_refusal_answers_the_same_question_only() -> None:
+    cache = MemoryFaqCache(CacheConfig(similarity=0.95))
+    refusal = Answer(answer="not in the book", mode="extractive", found=False)
+    cache.store("v1", "Gluten-free pizza dough?", [0.0, 1.0, 0.0], refusal)
+    hit = cache.lookup_exact("v1", "gluten free pizza dough")
+    assert hit is not None and hit.found is False  # asked again: refused without a search
+    assert cache.lookup("v1", [0.0, 1.0, 0.0]) is None  # a similar question is searched anew
+    cache.store("v1", "What is autolyse?", [1.0, 0.0, 0.0], _answer("rest [1]"))
+    assert cache.lookup("v1", [0.0, 0.99, 0.05]) is None  # the refusal is not in the matrix
+    assert cache.lookup("v1", [1.0, 0.0, 0.0]).answer == "rest [1]"
+
+
 def test_oldest_entries_are_evicted() -> None:
     cache = MemoryFaqCache(CacheConfig(max_entries=2))
     for i, vec in enumerate(([1.0, 0.0], [0.0, 1.0], [-1.0, 0.0])):
