@@ -194,7 +194,7 @@ class RuntimeConfig(StrictModel):
 
     query_threads: int = Field(default=1, ge=1, le=64, description="model threads per question")
     ingest_threads: int = Field(
-        default=2, ge=1, le=64, description="model threads while embedding chunks in bulk"
+        default=2, ge=1, le=64, description="bulk: batches embedded side by side, a thread each"
     )
     blas_threads: int = Field(default=1, ge=1, le=64)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +69,29 @@ class OnnxEncoder:
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled / norms
 
-    def encode_sorted(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
-        """All `texts` in batches of similar length (far less padding), in input order."""
+    def encode_sorted(self, texts: Sequence[str], batch_size: int, lanes: int = 1) -> np.ndarray:
+        """All `texts` in batches of similar length (far less padding), in input order.
+
+        `lanes` > 1 runs that many batches at once (ORT releases the GIL): in bulk, N
+        single-threaded calls side by side beat one call on N threads, which synchronise at
+        every op (sentences 11 % faster, chunks 3 %, on 2 cores). Each batch is the same as in
+        order, so the vectors are too."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: np.ndarray | None = None
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            vectors = self.encode([texts[i] for i in rows])
-            if out is None:
-                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+        def run(rows: list[int]) -> np.ndarray:
+            return self.encode([texts[i] for i in rows])
+
+        if lanes > 1 and len(batches) > 1:
+            with ThreadPoolExecutor(lanes, thread_name_prefix="folio-embed") as pool:
+                results = list(pool.map(run, batches))
+        else:
+            results = [run(rows) for rows in batches]
+        out = np.zeros((len(texts), results[0].shape[1]), dtype=np.float32)
+        for rows, vectors in zip(batches, results, strict=True):
             out[rows] = vectors
-        assert out is not None
         return out
 
 
@@ -188,11 +198,11 @@ class OnnxEmbedding(BaseEmbedding):
         return self._count_tok
 
     def _bulk_encoder(self) -> OnnxEncoder:
-        """A second session with more threads, made on the first bulk job (servers that only
-        answer never pay for it)."""
+        """A second session for bulk jobs, made on the first one (servers that only answer
+        never pay for it): single-threaded, run by `ingest_threads` batches side by side."""
         with self._bulk_lock:
             if self._bulk is None:
-                self._bulk = OnnxEncoder(self._model_file, self._tokenizer, self.ingest_threads)
+                self._bulk = OnnxEncoder(self._model_file, self._tokenizer, 1)
             return self._bulk
 
     def _get_query_embedding(self, query: str) -> list[float]:
@@ -212,4 +222,5 @@ class OnnxEmbedding(BaseEmbedding):
             return []
         if len(texts) <= SMALL_BATCH:  # answer sentences while serving: one thread per request
             return self._query.encode_sorted(texts, self.run_batch).tolist()
-        return self._bulk_encoder().encode_sorted(texts, self.run_batch).tolist()
+        bulk = self._bulk_encoder()
+        return bulk.encode_sorted(texts, self.run_batch, lanes=self.ingest_threads).tolist()

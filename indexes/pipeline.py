@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,21 @@ class _DocLocks:
             yield
 
 
+def _ahead(
+    batches: Iterator[list[Document]], parse: Callable[[list[Document]], Sequence[BaseNode]]
+) -> Iterator[tuple[list[Document], Sequence[BaseNode]]]:
+    """(batch, its parsed nodes), parsing the next batch on a thread while the caller works."""
+    with ThreadPoolExecutor(1, thread_name_prefix="folio-parse") as pool:
+        batch = next(batches, None)
+        pending = pool.submit(parse, batch) if batch is not None else None
+        while batch is not None and pending is not None:
+            following = next(batches, None)
+            parsed = pending.result()
+            pending = pool.submit(parse, following) if following is not None else None
+            yield batch, parsed
+            batch = following
+
+
 class Indexer:
     """Plans and runs ingestion for both origins against one ledger and one vector store."""
 
@@ -107,7 +123,8 @@ class Indexer:
         vector_store: Any,
         ledger: SqlLedger,
     ) -> None:
-        self._model_loader = model_loader  # called only when something must be embedded
+        # [parser, *embedding steps]; called only when something must be embedded
+        self._model_loader = model_loader
         self.vector_store = vector_store
         self.ledger = ledger
         self._doc_lock = _DocLocks()
@@ -273,13 +290,19 @@ class Indexer:
         progress: ProgressFn | None,
         owner: str | None,
     ) -> None:
-        pipeline = IngestionPipeline(transformations=self._model_loader())
+        # Two pipelines: the next batch is parsed (Python) while this one is embedded (ONNX
+        # Runtime, which releases the GIL). Their own cache is off: its put hashed and
+        # serialised every node of every batch (sentence vectors included) for a cache no later
+        # run reads, and `run`'s disable_cache argument is not honoured in this version.
+        parser, *embedding = self._model_loader()
+        parse = IngestionPipeline(transformations=[parser], disable_cache=True)
+        embed = IngestionPipeline(transformations=embedding, disable_cache=True)
         total = sum(len(d.text) for d in docs)
         done = 0
         if progress is not None:
             progress(0, total, "")
-        for batch in self._batches(docs):
-            chunks = pipeline.run(documents=batch, disable_cache=True)
+        for batch, parsed in _ahead(self._batches(docs), lambda b: parse.run(documents=b)):
+            chunks = embed.run(nodes=parsed)
             by_doc: dict[str, list[BaseNode]] = {d.doc_id: [] for d in batch}
             for chunk in chunks:
                 by_doc[str(chunk.ref_doc_id)].append(chunk)

@@ -76,6 +76,21 @@ def test_concurrent_questions_get_their_own_vectors(precision, minilm, fp32):
     assert (similarity[np.arange(len(own)), own] > floor).all()
 
 
+def test_bulk_lanes_give_every_text_its_own_vector(minilm):
+    """Bulk batches run side by side on several threads; every row must still be its own
+    text's vector, identical to running the same batches one after another."""
+    from indexes.onnx_embedding import OnnxEncoder
+
+    encoder = OnnxEncoder(minilm._model_file, minilm.tokenizer, 1)
+    texts = [f"Chapter {i}: " + "the dough rests and rises " * (1 + i % 9) for i in range(70)]
+    in_order = encoder.encode_sorted(texts, 8, lanes=1)
+    side_by_side = encoder.encode_sorted(texts, 8, lanes=2)
+    assert np.array_equal(in_order, side_by_side)
+    assert (np.argmax(side_by_side @ in_order.T, axis=1) == np.arange(len(texts))).all()
+    alone = encoder.encode([texts[5]])[0]
+    assert float(side_by_side[5] @ alone) > 0.99
+
+
 def test_int8_precision_stays_close_to_fp32(minilm, fp32):
     for text in TEXTS[:2]:
         a = np.array(minilm.get_query_embedding(text))  # the shipped int8 model
