@@ -55,7 +55,9 @@ class OnnxEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One forward pass over `texts` (padded to the longest); rows are unit vectors."""
-        encodings = self.tokenizer.encode_batch(list(texts))
+        return self._forward(self.tokenizer.encode_batch(list(texts)))
+
+    def _forward(self, encodings: Sequence[Any]) -> np.ndarray:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -69,8 +71,18 @@ class OnnxEncoder:
         norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled / norms
 
-    def encode_sorted(self, texts: Sequence[str], batch_size: int, lanes: int = 1) -> np.ndarray:
+    def encode_sorted(
+        self, texts: Sequence[str], batch_size: int, lanes: int = 1, by_pieces: bool = False
+    ) -> np.ndarray:
         """All `texts` in batches of similar length (far less padding), in input order.
+
+        Batches are made of texts of similar length in characters, or with `by_pieces` in word
+        pieces (tokenized once, up front). Pieces pad far less: characters left 13 % padding on
+        the Rust book's chunks and 33 % on their sentences, because code and prose have very
+        different characters per piece, and a padded position costs a full forward pass.
+        Chunks stay sorted by characters: int8's activation scale depends on the batch, and
+        the retrieval evals measured those very vectors (SciFact DEV nDCG@10 moved 0.742 ->
+        0.737 with pieces, within noise but below the bar).
 
         `lanes` > 1 runs that many batches at once (ORT releases the GIL): in bulk, N
         single-threaded calls side by side beat one call on N threads, which synchronise at
@@ -78,10 +90,16 @@ class OnnxEncoder:
         order, so the vectors are too."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if by_pieces:
+            encodings = self.tokenizer.encode_batch(list(texts))
+            order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        else:
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
         def run(rows: list[int]) -> np.ndarray:
+            if by_pieces:
+                return self._forward([encodings[i] for i in rows])
             return self.encode([texts[i] for i in rows])
 
         if lanes > 1 and len(batches) > 1:
@@ -204,6 +222,14 @@ class OnnxEmbedding(BaseEmbedding):
             if self._bulk is None:
                 self._bulk = OnnxEncoder(self._model_file, self._tokenizer, 1)
             return self._bulk
+
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of many short texts (a chunk's sentences at ingest), batched by word
+        pieces rather than characters: a third less padding than `get_text_embedding_batch`."""
+        if len(texts) <= SMALL_BATCH:
+            return self._query.encode_sorted(texts, self.run_batch, by_pieces=True)
+        bulk = self._bulk_encoder()
+        return bulk.encode_sorted(texts, self.run_batch, lanes=self.ingest_threads, by_pieces=True)
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._batcher.embed(query)

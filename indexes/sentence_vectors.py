@@ -96,7 +96,11 @@ class SentenceVectors(TransformComponent):
         unique = list(dict.fromkeys(s for sentences in per_node for s in sentences))
         vectors: dict[str, np.ndarray] = {}
         if unique:
-            rows = np.asarray(self._embed_model.get_text_embedding_batch(unique), np.float32)
+            # ONNX MiniLM batches sentences by word pieces (embed_sentences); others: LlamaIndex
+            embed = getattr(self._embed_model, "embed_sentences", None)
+            if embed is None:
+                embed = self._embed_model.get_text_embedding_batch
+            rows = np.asarray(embed(unique), np.float32)
             rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
             vectors = dict(zip(unique, rows, strict=True))
         for node, sentences in zip(nodes, per_node, strict=True):

@@ -91,6 +91,20 @@ def test_bulk_lanes_give_every_text_its_own_vector(minilm):
     assert float(side_by_side[5] @ alone) > 0.99
 
 
+def test_sentences_batched_by_word_pieces_keep_their_rows(fp32):
+    """Sentences are batched by word pieces, not characters (code has far fewer characters
+    per piece than prose). fp32 does not depend on batchmates, so every row must equal the
+    character-batched one: a row given to the wrong text would not."""
+    prose = [f"The dough rests for {i} minutes before shaping." for i in range(20)]
+    code = [f"let x{i} = vec![{i}, {i + 1}]; x{i}.iter().map(|v| v * 2);" for i in range(20)]
+    texts = [t for pair in zip(prose, code, strict=True) for t in pair]
+    by_chars = fp32._query.encode_sorted(texts, 8)
+    by_pieces = fp32._query.encode_sorted(texts, 8, by_pieces=True)
+    assert np.allclose(by_chars, by_pieces, atol=1e-5)
+    bulk = fp32.embed_sentences(texts)  # more than SMALL_BATCH: the bulk lanes
+    assert np.allclose(bulk, by_chars, atol=1e-5)
+
+
 def test_int8_precision_stays_close_to_fp32(minilm, fp32):
     for text in TEXTS[:2]:
         a = np.array(minilm.get_query_embedding(text))  # the shipped int8 model
