@@ -90,17 +90,17 @@ class OnnxEncoder:
         order, so the vectors are too."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        # A text's encoding does not depend on its batch (no padding in the tokenizer), so all
+        # are tokenized once, up front, whichever length the batches are sorted by.
+        encodings = self.tokenizer.encode_batch(list(texts))
         if by_pieces:
-            encodings = self.tokenizer.encode_batch(list(texts))
             order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         else:
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
         def run(rows: list[int]) -> np.ndarray:
-            if by_pieces:
-                return self._forward([encodings[i] for i in rows])
-            return self.encode([texts[i] for i in rows])
+            return self._forward([encodings[i] for i in rows])
 
         if lanes > 1 and len(batches) > 1:
             with ThreadPoolExecutor(lanes, thread_name_prefix="folio-embed") as pool:
@@ -226,10 +226,14 @@ class OnnxEmbedding(BaseEmbedding):
     def embed_sentences(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of many short texts (a chunk's sentences at ingest), batched by word
         pieces rather than characters: a third less padding than `get_text_embedding_batch`."""
-        if len(texts) <= SMALL_BATCH:
-            return self._query.encode_sorted(texts, self.run_batch, by_pieces=True)
-        bulk = self._bulk_encoder()
-        return bulk.encode_sorted(texts, self.run_batch, lanes=self.ingest_threads, by_pieces=True)
+        return self._encode_many(texts, by_pieces=True)
+
+    def _encode_many(self, texts: list[str], by_pieces: bool = False) -> np.ndarray:
+        if len(texts) <= SMALL_BATCH:  # answer sentences while serving: one thread per request
+            return self._query.encode_sorted(texts, self.run_batch, by_pieces=by_pieces)
+        return self._bulk_encoder().encode_sorted(
+            texts, self.run_batch, lanes=self.ingest_threads, by_pieces=by_pieces
+        )
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._batcher.embed(query)
@@ -246,7 +250,4 @@ class OnnxEmbedding(BaseEmbedding):
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        if len(texts) <= SMALL_BATCH:  # answer sentences while serving: one thread per request
-            return self._query.encode_sorted(texts, self.run_batch).tolist()
-        bulk = self._bulk_encoder()
-        return bulk.encode_sorted(texts, self.run_batch, lanes=self.ingest_threads).tolist()
+        return self._encode_many(texts).tolist()
