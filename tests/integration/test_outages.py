@@ -100,6 +100,12 @@ async def test_postgres_on_a_closed_port_gives_503(tmp_path: Path) -> None:
     async with running(settings) as client:
         _assert_503(await client.post("/auth/login", json=CREDS))
         _assert_503(await client.post("/query", json=Q))
+        # credentials are looked up on a worker thread: that lookup failing is a 503 too
+        key = {"X-API-Key": "fk_0123456789ab_" + "a" * 40}  # well formed: it needs a lookup
+        _assert_503(await client.post("/query", json=Q, headers=key))
+        bearer = {"Authorization": "Bearer not.a.real.jwt"}
+        response = await client.post("/query", json=Q, headers=bearer)
+        assert response.status_code in (401, 503), response.text  # bad token: no lookup needed
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "unreachable (OperationalError)"
