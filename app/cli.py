@@ -106,8 +106,10 @@ class EtaClock:
         if done <= 0 or done >= total:
             return ""
         elapsed = (now or time.perf_counter()) - self._started
-        left = elapsed / done * (total - done)
-        return f"ETA {int(left // 60)}:{int(left % 60):02d}"
+        # whole seconds, rounded: a clock read as 99.99999 s (float error on a large
+        # perf_counter) is 1:40, not 1:39
+        left = round(elapsed / done * (total - done))
+        return f"ETA {left // 60}:{left % 60:02d}"
 
 
 def _index_via_server(server, settings: Settings, on_progress) -> dict:  # type: ignore[no-untyped-def]
