@@ -77,10 +77,14 @@ class AnswerSplit:
     unanswerable: list[str]
 
 
-def split_by_title(dataset: Dataset) -> AnswerSplit:
-    """Index every other title (sorted), ask about all: deterministic and balanced by article."""
+def split_by_title(dataset: Dataset, half: int = 0) -> AnswerSplit:
+    """Index every other title (sorted), ask about all: deterministic and balanced by article.
+    `half` 0 indexes the 1st, 3rd, ... titles (what `folio eval` reports); 1 indexes the others,
+    so calibration can ask every question once answerable and once not."""
+    if half not in (0, 1):
+        raise ValueError("half is 0 or 1")
     titles = sorted({doc.title or doc.id for doc in dataset.corpus})
-    kept = set(titles[::2])
+    kept = set(titles[half::2])
     doc_ids = {doc.id for doc in dataset.corpus if (doc.title or doc.id) in kept}
     answerable, unanswerable = [], []
     for qid in dataset.queries:
@@ -90,7 +94,7 @@ def split_by_title(dataset: Dataset) -> AnswerSplit:
         elif inside and not any(inside):
             unanswerable.append(qid)
     indexed = dataset.subset(doc_ids, answerable + unanswerable)
-    indexed.name = f"{dataset.name}-half"
+    indexed.name = f"{dataset.name}-half" if half == 0 else f"{dataset.name}-other-half"
     return AnswerSplit(indexed=indexed, answerable=answerable, unanswerable=unanswerable)
 
 

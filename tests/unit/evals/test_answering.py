@@ -50,6 +50,14 @@ def test_split_indexes_every_other_title_and_drops_mixed_queries():
     assert set(split.indexed.queries) == {"q1", "q2", "q3"}
 
 
+def test_the_other_half_swaps_answerable_and_unanswerable():
+    split = split_by_title(_dataset(), half=1)
+    assert {d.id for d in split.indexed.corpus} == {"b1"}
+    assert split.answerable == ["q2"]
+    assert split.unanswerable == ["q1", "q3"]
+    assert split.indexed.name != split_by_title(_dataset()).indexed.name  # separate eval caches
+
+
 def test_spread_samples_evenly_and_keeps_all_by_default():
     ids = [str(i) for i in range(10)]
     assert spread(ids, None) == ids

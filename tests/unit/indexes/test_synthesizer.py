@@ -150,6 +150,20 @@ def test_lowercase_after_a_period_does_not_split():
     ]
 
 
+def test_initials_and_titles_do_not_end_a_sentence():
+    text = (
+        "Tesla met attorney Charles F. Peck in New York. A book by J.I. Pontanus named it. "
+        "Dr. Thomas Coke assisted. It was built after World War I. The war had ended."
+    )
+    assert split_sentences(text) == [
+        "Tesla met attorney Charles F. Peck in New York.",
+        "A book by J.I. Pontanus named it.",
+        "Dr. Thomas Coke assisted.",
+        "It was built after World War I.",
+        "The war had ended.",
+    ]
+
+
 def test_headings_and_code_are_not_sentences():
     text = "# Title\n\n```\nlet x = 1; let y = 2; let z = 3;\n```\n\nReal prose sentence here."
     assert split_sentences(text) == ["Real prose sentence here."]
