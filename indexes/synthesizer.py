@@ -129,23 +129,25 @@ def split_sentences(text: str) -> list[str]:
             continue
         lines = [ln for ln in stripped.split("\n") if not ln.lstrip().startswith("#")]
         body = "\n".join(lines).strip()
-        for piece in _rejoin(_SENTENCE_END.split(body)):
+        for piece in _pieces(body):
             piece = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", piece).strip()
             if len(_WORD.findall(piece)) >= 3:
                 sentences.append(piece)
     return sentences
 
 
-def _rejoin(pieces: list[str]) -> list[str]:
-    """Glue back pieces split after an initial or a title ("Charles F." + "Peck was ..."): the
-    regex sees ". P" and cannot tell a name from a sentence end."""
-    out: list[str] = []
-    for piece in pieces:
-        if out and _NOT_AN_END.search(out[-1]):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
-            out.append(piece)
-    return out
+def _pieces(body: str) -> list[str]:
+    """`body` cut at each sentence end, except after an initial or a title ("Charles F. Peck"):
+    the regex sees ". P" and cannot tell a name from a sentence end. Pieces are slices of the
+    body, so a sentence stays verbatim whatever whitespace followed the initial."""
+    pieces, start = [], 0
+    for end in _SENTENCE_END.finditer(body):
+        piece = body[start : end.start()]
+        if not _NOT_AN_END.search(piece):
+            pieces.append(piece)
+            start = end.end()
+    pieces.append(body[start:])
+    return pieces
 
 
 def _unit_rows(vectors: Sequence[Sequence[float]]) -> np.ndarray:

@@ -162,6 +162,11 @@ def test_initials_and_titles_do_not_end_a_sentence():
         "It was built after World War I.",
         "The war had ended.",
     ]
+    wrapped = "Tesla met attorney Charles F.\nPeck in New York. Then  Dr.  Coke came along."
+    assert split_sentences(wrapped) == [
+        "Tesla met attorney Charles F.\nPeck in New York.",
+        "Then  Dr.  Coke came along.",
+    ]  # verbatim slices of the passage, whatever whitespace followed the initial
 
 
 def test_headings_and_code_are_not_sentences():
