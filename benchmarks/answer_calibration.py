@@ -245,7 +245,15 @@ def main() -> None:
     for item in out["single_signals"]:
         for key in ("best_answerable", "gold_first", "best_unanswerable"):
             item.pop(key)
-    best_w = list(WEIGHTS) if args.shipped else eligible[0]["weights"]
+    # First-sentence rates within 0.001 of the best are a tie (se ~ 0.01): the tie goes to the
+    # weights that refuse most.
+    tied = [
+        g
+        for g in eligible
+        if g["first_sentence_gold_rate"] >= eligible[0]["first_sentence_gold_rate"] - 0.001
+    ]
+    chosen = max(tied, key=lambda g: g["refusal_at_found_0.96"])
+    best_w = list(WEIGHTS) if args.shipped else chosen["weights"]
     out["chosen_weights"] = best_w
     out["margins"] = []
     for margin in (0.0, 0.1, 0.2, 0.3, 0.4):
