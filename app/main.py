@@ -43,7 +43,7 @@ from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import make_faq_cache
 from app.services.index_holder import IndexFactory, IndexHolder
 from app.services.ratelimit import RateLimiter
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 
 BODY_OVERHEAD = 64 * 1024  # JSON envelope around the largest allowed content
 

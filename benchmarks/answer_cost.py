@@ -57,8 +57,9 @@ def main() -> None:
 
 def measure(mode: str, rounds: int) -> dict:
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
-    from indexes.synthesizer import ExtractiveSynthesizer, split_sentences
+    from indexes.folio_index import FolioIndex
+    from indexes.synthesizer import ExtractiveSynthesizer
+    from indexes.text import split_sentences
     from tests.utils.builders import SAMPLE_BOOK, write_config
 
     tmp = Path(tempfile.mkdtemp(prefix="folio-answer-cost-"))

@@ -57,7 +57,7 @@ def write_config(root: Path, database_url: str) -> Path:
 def indexed_storage() -> tuple[Path, float | None]:
     """The Rust book's storage folder, indexed once and cached; seconds spent indexing now."""
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     done = CACHE / "storage" / ".complete"
     if done.exists():

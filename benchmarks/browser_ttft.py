@@ -116,7 +116,7 @@ def main() -> None:
 
     from app.core.settings import load_settings
     from app.main import create_app
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
     from tests.utils.browser import chromium_path, launch
     from tests.utils.builders import SAMPLE_BOOK, write_config
     from tests.utils.http import serve_in_thread

@@ -27,7 +27,7 @@ BETAS = (0.0, 0.3, 0.5, 0.7)
 def main() -> None:
     from indexes.onnx_embedding import OnnxEncoder, load_tokenizer
     from indexes.onnx_model import ensure_onnx, local_model_path
-    from indexes.synthesizer import split_sentences
+    from indexes.text import split_sentences
 
     if not DATA.is_dir():
         print(f"skipped: {DATA} is absent")

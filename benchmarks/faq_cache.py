@@ -68,7 +68,7 @@ def main() -> None:
     from app.core.settings import load_settings
     from app.services.faq_cache import make_faq_cache
     from app.services.query import answer_with_cache
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
     from tests.utils.builders import SAMPLE_BOOK, write_config
 
     tmp = Path(tempfile.mkdtemp(prefix="folio-faq-bench-"))

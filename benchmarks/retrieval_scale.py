@@ -69,7 +69,7 @@ def build_folio(points: list, size: int, root: Path):  # type: ignore[no-untyped
     from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     settings = load_settings(REPO / "config.yaml", environ={}, check_paths=False)
     cfg = settings.index.model_copy(update={"storage_dir": root, "sources": []})

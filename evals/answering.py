@@ -28,9 +28,9 @@ import numpy as np
 
 from evals.datasets import Dataset
 from evals.metrics import latency_summary, paired_test
+from indexes.answers import Answer
 from indexes.citations import cited_numbers
-from indexes.models import Answer
-from indexes.synthesizer import split_sentences
+from indexes.text import split_sentences
 
 if TYPE_CHECKING:
     from evals.runner import EvalSession

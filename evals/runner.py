@@ -23,7 +23,7 @@ from evals.answering import PREFIX, answer_eval
 from evals.datasets import Dataset
 from evals.metrics import latency_summary, mean_metrics, per_query_metrics
 from indexes.config import IndexConfig, VectorStoreConfig
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from indexes.fusion import best_per_group
 from indexes.query import FolioQueryEngine
 from indexes.retriever import FolioRetriever

@@ -27,7 +27,7 @@ from indexes.config import IndexConfig
 from indexes.stores import StoreError, legacy_paths
 
 if TYPE_CHECKING:
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
 EDGE_LAYOUT = "qdrant-edge-points/1"
 SERVER_LAYOUT = "qdrant-snapshot/2"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from llama_index.core.chat_engine.condense_question import DEFAULT_PROMPT
 from llama_index.core.llms import LLM
 
-from indexes.synthesizer import _STOPWORDS, _WORD, terms
+from indexes.text import STOPWORDS, WORD, terms
 
 # Words that point back at something said before: a question holding one is a follow-up.
 _ANAPHORA = frozenset(
@@ -26,7 +26,7 @@ FOLLOW_UP_MAX_TERMS = 3  # a question with more content words than this stands o
 def is_follow_up(question: str) -> bool:
     """Short, or opens with a connective, or points back with a pronoun."""
     q = question.strip().lower()
-    words = {w.split("'")[0] for w in _WORD.findall(q)}
+    words = {w.split("'")[0] for w in WORD.findall(q)}
     if q.startswith(_OPENERS):
         return True
     return len(terms(q)) <= FOLLOW_UP_MAX_TERMS and bool(words & _ANAPHORA)
@@ -36,9 +36,9 @@ def key_terms(text: str) -> list[str]:
     """Content words of `text` as written (not stemmed), in order, without repeats."""
     seen: set[str] = set()
     out = []
-    for word in _WORD.findall(text):
+    for word in WORD.findall(text):
         low = word.lower()
-        if low in _STOPWORDS or len(low) < 3 or low in seen:
+        if low in STOPWORDS or len(low) < 3 or low in seen:
             continue
         seen.add(low)
         out.append(word)

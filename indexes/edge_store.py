@@ -4,7 +4,7 @@ The embedded default. It keeps the collection schema of server mode (`indexes/se
 a named dense vector `dense` (unit vectors, DOT), a sparse `bm25` vector with `Modifier.IDF`,
 and the chunk (text, metadata, character span) in the payload in LlamaIndex's own layout, so an
 answer needs nothing but this store. Hybrid search is one call: dense and BM25 prefetches fused
-inside the engine (RRF or DBSF), or both ranked lists fused here (convex), see `hybrid.py`.
+inside the engine (RRF or DBSF), or both ranked lists fused here (convex), see `collection.py`.
 
 A shard folder can be opened by one process; within it, every store over the same folder shares
 one `EdgeShard` (`open_shard`), so two index objects see each other's writes at once. Writes go
@@ -30,7 +30,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pydantic import PrivateAttr
 
-from indexes.hybrid import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.collection import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
 from indexes.sentence_vectors import KEY as SENTENCE_VECTORS
 from indexes.sparse import BM25Encoder
 
@@ -377,7 +377,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Dense (DEFAULT), SPARSE or HYBRID search; `spec` (a SearchSpec) carries the fusion
-        method, candidates per list and the dense cutoff (see hybrid.py)."""
+        method, candidates per list and the dense cutoff (see collection.py)."""
         spec: SearchSpec = kwargs.get("spec") or SearchSpec.from_query(query)
         if self._attach() is None:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from llama_index.core.response_synthesizers import BaseSynthesizer
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from indexes.answers import Answer, Source
 from indexes.citations import check_citations
 from indexes.config import IndexConfig
 from indexes.embeddings import build_tokenizer
-from indexes.models import Answer, Source
 from indexes.retriever import FolioRetriever
 from indexes.sentence_vectors import stored_vectors
 from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
-from indexes.usage import Tokenizer, counting, install_router, new_counter, usage_of
+from indexes.token_counting import Tokenizer, counting, install_router, new_counter, usage_of
 
 
 class FolioQueryEngine:

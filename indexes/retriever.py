@@ -2,7 +2,7 @@
 
 The query engine, the evals and the benchmarks all retrieve through it. It embeds the question
 (unless the bundle already carries its embedding, e.g. from the FAQ cache), then asks the vector
-store for one `SearchSpec`; the store does the rest inside Qdrant (see hybrid.py).
+store for one `SearchSpec`; the store does the rest inside Qdrant (see collection.py).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQueryMode,
 )
 
+from indexes.collection import SearchSpec
 from indexes.config import RetrievalConfig
-from indexes.hybrid import SearchSpec
 
 _MODES = {
     "dense": VectorStoreQueryMode.DEFAULT,

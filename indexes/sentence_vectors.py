@@ -82,7 +82,7 @@ class SentenceVectors(TransformComponent):
 
     def __init__(self, embed_model: BaseEmbedding, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        from indexes.synthesizer import split_sentences  # the answerer's own split
+        from indexes.text import split_sentences  # the answerer's own split
 
         self._embed_model = embed_model
         self._split = split_sentences

@@ -24,7 +24,7 @@ from pydantic import PrivateAttr
 from qdrant_client import QdrantClient
 from qdrant_client import models as rest
 
-from indexes.hybrid import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.collection import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
 from indexes.sparse import BM25Encoder
 
 

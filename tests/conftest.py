@@ -42,7 +42,7 @@ def settings(config_file: Path):
 @pytest.fixture
 def folio(settings, minilm):
     """A FolioIndex over the sample-book copy, sharing the session's model."""
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     index = FolioIndex.from_config(settings.index, embed_model=minilm)
     yield index
@@ -58,7 +58,7 @@ def repo_root() -> Path:
 def indexed_template(tmp_path_factory, minilm) -> Path:
     """The sample book indexed once per session; tests get a copy of its storage."""
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     root = tmp_path_factory.mktemp("indexed-template")
     book = root / "book"

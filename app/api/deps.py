@@ -26,7 +26,7 @@ from app.services.handoff import HANDOFF_HEADER
 from app.services.identity import Identity, anonymous_identity, resolve_identity
 from app.services.index_holder import IndexHolder
 from app.services.ratelimit import LimitState, RateLimiter
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 
 
 async def get_settings(request: Request) -> Settings:

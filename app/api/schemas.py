@@ -13,7 +13,7 @@ import html
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.services.ingest import DocumentInfo, IngestResult
-from indexes.models import Answer, Source
+from indexes.answers import Answer, Source
 
 
 class QueryRequest(BaseModel):

@@ -24,8 +24,8 @@ from app.services.faq_cache import FaqCache
 from app.services.identity import Identity
 from app.services.query import answer_and_record
 from app.services.usage import llm_allowed
-from indexes.engine import FolioIndex
-from indexes.models import Answer
+from indexes.answers import Answer
+from indexes.folio_index import FolioIndex
 
 log = logging.getLogger("folio.chat")
 

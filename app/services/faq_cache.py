@@ -29,7 +29,7 @@ import numpy as np
 import redis
 
 from app.core.settings import CacheConfig
-from indexes.models import Answer
+from indexes.answers import Answer
 
 log = logging.getLogger("folio.cache")
 

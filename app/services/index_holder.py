@@ -14,7 +14,7 @@ from typing import Any
 
 from app.core.errors import ServiceUnavailable
 from indexes.config import IndexConfig
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from indexes.stores import StoreError, describe_store
 
 IndexFactory = Callable[..., FolioIndex]  # (cfg, *, ledger_url, create_schema) -> FolioIndex

@@ -17,7 +17,7 @@ from app.core.settings import Settings
 from app.core.textcheck import clean_document_text
 from app.db.models import ApiKey
 from app.services.identity import Identity
-from indexes.engine import FolioIndex, TooManyChunks
+from indexes.folio_index import FolioIndex, TooManyChunks
 from indexes.ledger import LedgerEntry
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 

@@ -17,8 +17,8 @@ from app.core.textcheck import clean_text
 from app.services.faq_cache import FaqCache
 from app.services.identity import Identity
 from app.services.usage import llm_allowed, record_usage
-from indexes.engine import FolioIndex
-from indexes.models import Answer, Usage
+from indexes.answers import Answer, Usage
+from indexes.folio_index import FolioIndex
 
 log = logging.getLogger("folio.query")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from app.core.metrics import observe_ingest
 from app.core.settings import ConfigError, Settings, load_settings
 from indexes.config import IndexConfig
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from indexes.readers import ORIGIN_CONFIG
 
 

@@ -26,7 +26,7 @@ from app.db.engine import make_engine
 from app.services.backup import FORMAT, FORMAT_VERSION, MANIFEST, BackupFailed, sha256_of
 from app.services.index_holder import index_on_app_database
 from indexes.backup import BackupError
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from indexes.stores import StoreError, StoreLockedError
 
 

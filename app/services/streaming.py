@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 
 from app.core.errors import FolioError, where
-from indexes.models import Answer
+from indexes.answers import Answer
 
 log = logging.getLogger("folio.stream")
 

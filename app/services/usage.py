@@ -21,7 +21,7 @@ from app.core.metrics import COST, TOKENS
 from app.core.settings import Settings
 from app.db.models import UsageRecord, utcnow
 from app.services.identity import Identity
-from indexes.models import Answer, Usage
+from indexes.answers import Answer, Usage
 
 log = logging.getLogger("folio.usage")
 

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from app.db.models import Feedback
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.e2e.book import section_of
 from tests.e2e.conftest import ask, book_server, wait_answered
 from tests.utils.apps import admin

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.e2e.conftest import ask, book_server, wait_answered
 from tests.utils.fake_openai import make_fake_openai_app
 from tests.utils.http import serve_in_thread

@@ -17,7 +17,7 @@ def book(tmp_path_factory, indexed_template, minilm):
     import yaml
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
     from tests.utils.builders import REPO, write_config
 
     root = tmp_path_factory.mktemp("answers")

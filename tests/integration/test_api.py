@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.main import create_app
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.utils.http import assert_error_shape
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ from app.db.engine import make_engine
 from app.main import create_app
 from app.services.backup import BackupFailed, create_backup, list_archives
 from app.services.restore import restore_backup
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from indexes.ledger import metadata as ledger_metadata
 from tests.utils.builders import write_config
 from tests.utils.cli import run_folio

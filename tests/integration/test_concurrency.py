@@ -65,7 +65,7 @@ def _app(tmp_path, minilm, **database):
     import shutil
 
     from app.main import create_app
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     settings = make_settings(
         tmp_path,
@@ -125,7 +125,7 @@ def test_overload_is_503_with_retry_after_never_500(tmp_path, minilm):
     """Beyond `api.max_pending` answers running or waiting, a request is refused at once (503 +
     Retry-After) instead of queueing for seconds or failing with a 500; admitted ones finish."""
     from app.main import create_app
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     gate = threading.Event()
     settings = make_settings(

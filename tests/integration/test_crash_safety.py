@@ -27,7 +27,7 @@ CRASH_SCRIPT = """
 import os, signal, sys
 from llama_index.core.embeddings import MockEmbedding
 from app.core.settings import load_settings
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 
 config, step, action = sys.argv[1], sys.argv[2], sys.argv[3]
 folio = FolioIndex(load_settings(config, environ={}).index, embed_model=MockEmbedding(embed_dim=8))
@@ -83,7 +83,7 @@ def _reopen(config: Path):
     from llama_index.core.embeddings import MockEmbedding
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     return FolioIndex(
         load_settings(config, environ={}).index, embed_model=MockEmbedding(embed_dim=8)
@@ -205,7 +205,7 @@ def test_killed_during_http_ingest_leaves_a_consistent_index(tmp_path, book_dir)
             server.kill()
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     settings = load_settings(config, environ={})
     folio = FolioIndex(settings.index, ledger_url=settings.database.url, create_schema=False)
@@ -225,7 +225,7 @@ def test_points_without_ledger_rows_are_adopted_not_deleted(config, tmp_path):
     from llama_index.core.embeddings import MockEmbedding
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     first = _reopen(config)
     first.index_sources()

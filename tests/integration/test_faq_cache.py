@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.main import create_app
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.utils.services import redis_url_or_skip
 
 pytestmark = pytest.mark.integration

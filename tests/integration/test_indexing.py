@@ -49,7 +49,7 @@ def test_noop_reindex_embeds_nothing(folio):
 
 
 def test_noop_reindex_across_restart_embeds_nothing(settings, minilm):
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     first = FolioIndex.from_config(settings.index, embed_model=minilm)
     first.index_sources()
@@ -123,7 +123,7 @@ def test_two_index_objects_over_the_same_stores_see_each_other_at_once(settings,
     """Replica safety: nothing an answer needs is held in one object. A document ingested
     through one index object is answered by the other at once, and its deletion disappears
     from the other at once (they share only Qdrant and the ledger database)."""
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     one = FolioIndex.from_config(settings.index, embed_model=minilm)
     two = FolioIndex.from_config(settings.index, embed_model=minilm)

@@ -56,7 +56,7 @@ def test_previous_layout_is_refused_then_rebuilt(tmp_path, book_dir):
     assert not (tmp_path / "storage" / "nodes.json").exists()
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     settings = load_settings(config, environ={})
     folio = FolioIndex(settings.index, ledger_url=settings.database.url, create_schema=False)

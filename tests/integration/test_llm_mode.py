@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.settings import load_settings
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.utils.builders import write_config
 from tests.utils.fake_openai import make_fake_openai_app
 from tests.utils.http import serve_in_thread

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from app.main import create_app
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 
 pytestmark = pytest.mark.integration
 

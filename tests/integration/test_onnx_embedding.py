@@ -121,7 +121,7 @@ def test_serving_path_never_imports_torch(tmp_path, book_dir):
     script = (
         "import sys\n"
         "from app.core.settings import load_settings\n"
-        "from indexes.engine import FolioIndex\n"
+        "from indexes.folio_index import FolioIndex\n"
         f"folio = FolioIndex(load_settings({str(config)!r}, environ={{}}).index)\n"
         "folio.index_sources()\n"
         "assert folio.query('What is a levain?').found\n"

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 def _open(tmp_path, book_dir, minilm, mode: str, **retrieval):
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     config = write_config(tmp_path, book_dir, retrieval={"mode": mode, **retrieval})
     settings = load_settings(config, environ={})
@@ -84,7 +84,7 @@ def test_shipped_config_retrieval_answers_and_refuses(tmp_path, book_dir, minilm
     import yaml
 
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
     from tests.utils.builders import REPO
 
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())["retrieval"]

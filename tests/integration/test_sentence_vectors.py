@@ -21,7 +21,7 @@ QUESTIONS = [
 
 def _index(root, book_dir, minilm, mode: str):
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     root.mkdir()
     config = write_config(root, book_dir, synthesis={"sentence_vectors": mode})

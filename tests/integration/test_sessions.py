@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from app.db.models import ChatSession, utcnow
 from app.main import create_app
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.utils.apps import admin, make_settings, running
 from tests.utils.http import assert_error_shape
 from tests.utils.services import fresh_pg_schema, postgres_url_or_skip

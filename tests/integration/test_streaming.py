@@ -13,7 +13,7 @@ from llama_index.core.embeddings import MockEmbedding
 
 from app.core.settings import load_settings
 from app.main import create_app
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.utils.apps import make_settings
 from tests.utils.builders import write_config
 from tests.utils.fake_openai import make_fake_openai_app

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from app.core.settings import load_settings
 from app.main import create_app
 from app.services.usage import OVER_BUDGET
-from indexes.engine import FolioIndex
+from indexes.folio_index import FolioIndex
 from tests.utils.builders import write_config
 from tests.utils.fake_openai import make_fake_openai_app
 from tests.utils.http import assert_error_shape, serve_in_thread

@@ -25,7 +25,7 @@ def test_stored_vectors_are_unit_length(folio):
 
 def test_dense_ranking_equals_brute_force_cosine(tmp_path, book_dir, minilm):
     from app.core.settings import load_settings
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
     from indexes.retriever import FolioRetriever
     from tests.utils.builders import write_config
 
@@ -50,7 +50,7 @@ def test_dense_ranking_equals_brute_force_cosine(tmp_path, book_dir, minilm):
 
 
 def test_unit_vector_leaves_zero_and_unit_vectors_alone():
-    from indexes.hybrid import unit_vector
+    from indexes.collection import unit_vector
 
     assert unit_vector([0.0, 0.0]) == [0.0, 0.0]
     assert unit_vector([3.0, 4.0]) == pytest.approx([0.6, 0.8])

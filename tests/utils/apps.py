@@ -32,7 +32,7 @@ def make_settings(tmp_path: Path, **sections: Any):
 def mock_index(cfg, **kwargs):  # type: ignore[no-untyped-def]
     from llama_index.core.embeddings import MockEmbedding
 
-    from indexes.engine import FolioIndex
+    from indexes.folio_index import FolioIndex
 
     return FolioIndex(cfg, embed_model=MockEmbedding(embed_dim=8), **kwargs)
 

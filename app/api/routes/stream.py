@@ -20,7 +20,7 @@ from app.core.errors import ERROR_RESPONSES, request_id_of
 from app.core.textcheck import clean_text
 from app.services import chat, usage
 from app.services.streaming import answer_events
-from indexes.models import Answer
+from indexes.answers import Answer
 
 router = APIRouter(
     tags=["streaming"], responses=ERROR_RESPONSES, dependencies=[QueryAccess, QueryRateLimit]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.core.settings import CacheConfig, Settings
 from app.services.faq_cache import MemoryFaqCache, normalise
 from app.services.usage import price
-from indexes.models import Answer, Usage
+from indexes.answers import Answer, Usage
 
 
 def _answer(text: str) -> Answer:

@@ -15,7 +15,7 @@ from evals.answering import (
     summarise,
 )
 from evals.datasets import CorpusDoc, Dataset
-from indexes.models import Answer, Source
+from indexes.answers import Answer, Source
 
 
 def _dataset() -> Dataset:

@@ -8,7 +8,8 @@ import re
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from indexes.synthesizer import ExtractiveSynthesizer, split_sentences
+from indexes.synthesizer import ExtractiveSynthesizer
+from indexes.text import split_sentences
 from tests.utils.embeddings import BagOfWordsEmbedding
 
 PASSAGES = [

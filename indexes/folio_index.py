@@ -17,11 +17,11 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import Document, TransformComponent
 
+from indexes.answers import Answer, Usage
 from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
 from indexes.ledger import LedgerEntry, SqlLedger
-from indexes.models import Answer, Usage
 from indexes.parsers import BookNodeParser
 from indexes.pipeline import Indexer, IndexReport, ProgressFn, RecoveryReport
 from indexes.query import FolioQueryEngine
@@ -32,7 +32,7 @@ from indexes.sentence_vectors import SentenceVectors
 from indexes.sparse import BM25Encoder
 from indexes.stores import check_layout, check_store, describe_store, open_vector_store
 from indexes.synthesizer import LLMCitationSynthesizer
-from indexes.usage import counting, new_counter, usage_of
+from indexes.token_counting import counting, new_counter, usage_of
 
 log = logging.getLogger("folio.index")
 

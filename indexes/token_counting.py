@@ -16,7 +16,7 @@ from typing import Any
 from llama_index.core.callbacks import CallbackManager, CBEventType, TokenCountingHandler
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
 
-from indexes.models import Usage
+from indexes.answers import Usage
 
 Tokenizer = Callable[[str], list[Any]]
 
