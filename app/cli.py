@@ -17,6 +17,7 @@ from rich.table import Table
 from app.cli_admin import db_app, feedback_app, keys_app, sessions_app, users_app
 from app.cli_backup import backup, restore
 from app.cli_common import ConfigOpt, cli_settings, console, err_console, uvicorn_options
+from app.cli_jobs import jobs_app, worker
 from app.core.settings import Settings
 
 app = typer.Typer(help="Folio: cited answers about your content.", no_args_is_help=True)
@@ -29,6 +30,8 @@ models_app = typer.Typer(help="The local embedding model's ONNX export.", no_arg
 app.add_typer(models_app, name="models")
 app.command()(backup)
 app.command()(restore)
+app.add_typer(jobs_app, name="jobs")
+app.command()(worker)
 
 
 def _settings(config: Path | None) -> Settings:

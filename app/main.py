@@ -23,9 +23,11 @@ from app.api.routes import (
     query,
     sessions,
     stream,
+    uploads,
     usage,
     web,
 )
+from app.api.routes import jobs as job_routes
 from app.core.errors import install_error_handlers
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
@@ -42,10 +44,11 @@ from app.db.engine import make_engine
 from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import make_faq_cache
 from app.services.index_holder import IndexFactory, IndexHolder
+from app.services.job_queue import start_jobs
 from app.services.ratelimit import RateLimiter
 from indexes.folio_index import FolioIndex
 
-BODY_OVERHEAD = 64 * 1024  # JSON envelope around the largest allowed content
+BODY_OVERHEAD = 64 * 1024  # JSON envelope (or multipart fields) around the largest content
 
 
 def create_app(
@@ -54,8 +57,11 @@ def create_app(
     handoff_token: str | None = None,
     index_factory: IndexFactory = FolioIndex,
     on_shutdown: Callable[[], None] | None = None,
+    job_workers: int | None = None,
 ) -> FastAPI:
-    """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
+    """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown.
+    `job_workers`: upload-job threads (default `jobs.workers`; tests pass 0 to keep jobs
+    queued)."""
     configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
     ensure_secrets(settings)  # unset secrets: generated once into the storage folder
 
@@ -76,9 +82,13 @@ def create_app(
         )
         holder.start()
         app.state.index_holder = holder
+        app.state.job_queue = start_jobs(
+            settings, app.state.engine, index=holder.get, threads=job_workers
+        )
         try:
             yield
         finally:
+            app.state.job_queue.close()  # running jobs go back on the queue
             holder.close()
             app.state.answer_pool.close()
             app.state.limiter.close()
@@ -104,6 +114,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
+    app.include_router(uploads.router)
+    app.include_router(job_routes.router)
     app.include_router(auth.router)
     app.include_router(oauth.router)
     app.include_router(keys.router)
@@ -132,7 +144,9 @@ def create_app(
             ],
         )
     app.add_middleware(
-        BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
+        BodySizeLimitMiddleware,
+        max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD,
+        path_limits={"/documents": settings.api.max_upload_bytes + BODY_OVERHEAD},
     )
     app.add_middleware(SecurityHeadersMiddleware, embed_origins=settings.api.allowed_origins)
     app.add_middleware(MetricsMiddleware)

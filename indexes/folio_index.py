@@ -149,11 +149,13 @@ class FolioIndex:
         book: str | None = None,
         owner: str | None = None,
         max_chunks: int | None = None,
+        progress: ProgressFn | None = None,
     ) -> IndexReport:
         """Add or replace one API-ingested document (same content twice → unchanged).
 
         With `max_chunks`, a document that would make more chunks is refused (TooManyChunks)
-        before anything is embedded: parsing is cheap, embedding is what takes minutes."""
+        before anything is embedded: parsing is cheap, embedding is what takes minutes.
+        `progress` is called as the pipeline goes (upload jobs report it)."""
         doc = make_document(
             doc_id=source_id,
             text=content,
@@ -165,7 +167,9 @@ class FolioIndex:
             chunks = len(self.parser.split_document(doc))
             if chunks > max_chunks:
                 raise TooManyChunks(chunks, max_chunks)
-        return self.indexer.sync([doc], origin=ORIGIN_API, delete_missing=False, owner=owner)
+        return self.indexer.sync(
+            [doc], origin=ORIGIN_API, delete_missing=False, owner=owner, progress=progress
+        )
 
     def ingest_documents(self, documents: Sequence[Document], origin: str) -> IndexReport:
         return self.indexer.sync(documents, origin=origin, delete_missing=False)

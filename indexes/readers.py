@@ -6,6 +6,7 @@ and moves of the checkout, and re-indexing can tell added, changed and removed f
 
 from __future__ import annotations
 
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -74,17 +75,37 @@ def _title(file: Path) -> str:
 
 
 def _read_text(file: Path, reader: str) -> str:
+    return read_bytes(file.read_bytes(), reader)
+
+
+def read_bytes(data: bytes, reader: str) -> str:
+    """The text of a file's bytes, by reader: config sources and uploads (POST /documents)
+    go through this one function."""
     match reader:
         case "markdown" | "text":
-            return file.read_text(encoding="utf-8", errors="replace")
+            return decode_text(data)
         case "html":
-            return html_to_text(file.read_text(encoding="utf-8", errors="replace"))
+            return html_to_text(decode_text(data))
         case "pdf":
             from pypdf import PdfReader
 
-            pages = PdfReader(str(file)).pages
+            pages = PdfReader(io.BytesIO(data)).pages
             return "\n\n".join(page.extract_text() or "" for page in pages)
     raise ValueError(f"unknown reader {reader!r}")
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (a byte-order mark dropped; UTF-16 when its mark says so). Bytes that are not
+    UTF-8 are replaced, unless no character in the file is UTF-8 beyond ASCII: then it is a
+    legacy single-byte file and read as Windows-1252 (`Crème`, not `Cr\ufffdme`). Newlines
+    become `\\n` as text-mode reading does (a document's hash does not depend on how it came)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        text = data.decode("utf-8-sig", errors="replace")
+        if "\ufffd" in text and all(ord(ch) < 128 or ch == "\ufffd" for ch in text):
+            text = data.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class _TextExtractor(HTMLParser):

@@ -72,6 +72,9 @@ class IngestRequest(BaseModel):
 
     chapter: str = Field(max_length=300, description="Chapter title stored on every chunk")
     content: str = Field(description="Markdown or plain text, at most 2 MB")
+    book: str | None = Field(
+        default=None, max_length=300, description="Book title (default: the configured book's)"
+    )
     source_id: str | None = Field(
         default=None,
         max_length=200,

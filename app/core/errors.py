@@ -41,6 +41,10 @@ class PayloadTooLarge(FolioError):
     code, status = "payload_too_large", 413
 
 
+class UnsupportedMediaType(FolioError):
+    code, status = "unsupported_media_type", 415
+
+
 class Unauthorized(FolioError):
     code, status = "unauthorized", 401
 

@@ -22,20 +22,25 @@ log = logging.getLogger("folio.errors")
 
 
 class BodySizeLimitMiddleware:
-    """Rejects bodies over `max_bytes` with 413 in the standard error shape."""
+    """Rejects bodies over `max_bytes` (or the path's own limit in `path_limits`, e.g. file
+    uploads) with 413 in the standard error shape."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         received = 0
         started = rejected = False
@@ -50,10 +55,10 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     rejected = True
                     if not started:
-                        await self._reject(scope, send)
+                        await self._reject(send, max_bytes)
                     return {"type": "http.disconnect"}
             return message
 
@@ -71,13 +76,13 @@ class BodySizeLimitMiddleware:
             if not rejected:
                 raise
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    async def _reject(self, send: Send, max_bytes: int) -> None:
         request_id = current_request_id()
         body = json.dumps(
             {
                 "error": {
                     "code": "payload_too_large",
-                    "message": f"Request body exceeds {self.max_bytes} bytes",
+                    "message": f"Request body exceeds {max_bytes} bytes",
                     "request_id": request_id,
                 }
             }

@@ -80,6 +80,14 @@ class ApiConfig(_Strict):
     max_ingest_chunks: int = Field(
         default=1000, ge=1, description="chunks one POST /ingest may create (embedding time)"
     )
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="largest file POST /documents accepts (413)"
+    )
+    sync_upload_max_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        description="uploads up to this size are indexed within the request; larger: 202 + job",
+    )
     rate_limit_per_minute: int = Field(default=10, ge=1)
     rate_limit_per_day: int = Field(default=1000, ge=1)
     redis_url: str | None = None
@@ -138,6 +146,36 @@ class ApiConfig(_Strict):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+
+class JobsConfig(_Strict):
+    """Uploads that run as jobs (app/services/jobs.py): on a Redis queue (dramatiq) when
+    REDIS_URL is set, else on the database; run by `folio serve` and by `folio worker`s."""
+
+    workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="job threads inside `folio serve` (0: only `folio worker` runs jobs, which "
+        "needs a Qdrant server: the embedded store opens in one process only)",
+    )
+    max_chunks: int = Field(default=20_000, ge=1, description="chunks one upload job may create")
+    lease_s: float = Field(
+        default=60.0,
+        ge=2,
+        description="a running job whose worker stopped renewing its claim this long is resumed",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="claims of one job (crashed runs) before it fails"
+    )
+    poll_s: float = Field(
+        default=2.0, gt=0, description="how often an idle worker looks for jobs in the database"
+    )
+    queue_name: str = Field(
+        default="folio-jobs",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="dramatiq queue (and Redis key namespace) of the jobs",
+    )
 
 
 class ModelPrice(_Strict):
@@ -253,6 +291,7 @@ class Settings(BaseSettings, IndexConfig):
     auth: AuthConfig = AuthConfig()
     usage: UsageConfig = UsageConfig()
     cache: CacheConfig = CacheConfig()
+    jobs: JobsConfig = JobsConfig()
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -278,6 +317,16 @@ class Settings(BaseSettings, IndexConfig):
                     f"auth.{name}: at least {MIN_SECRET_BYTES} bytes in production ({env}); "
                     "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _jobs_can_run(self) -> Settings:
+        """With the embedded store only the server process can index: it must run jobs."""
+        if self.jobs.workers == 0 and not self.vector_store.is_server:
+            raise ValueError(
+                "jobs.workers: 0 leaves upload jobs to `folio worker`, which needs a Qdrant "
+                "server (QDRANT_URL): the embedded store opens in one process only"
+            )
         return self
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -152,3 +152,45 @@ class UsageRecord(SQLModel, table=True):
     embedding_tokens: int = 0
     cost_usd: float = 0.0
     cached: bool = False
+
+
+class Job(SQLModel, table=True):
+    """One upload indexed in the background (app/services/jobs.py). `worker` and
+    `lease_until` are the claim: a job runs only under a claim taken by one atomic UPDATE, and
+    a claim whose worker stopped renewing it expires, so a crashed run is resumed, not lost."""
+
+    __tablename__ = "jobs"
+
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(default="upload", max_length=32)
+    owner: str = Field(max_length=100, index=True)  # identity subject: key:<id>, bootstrap
+    owner_admin: bool = False  # the submitter had `admin`: it may replace any API document
+    state: str = Field(default="queued", max_length=16, index=True)
+    stage: str = Field(default="queued", max_length=32)
+    progress: float = 0.0
+    filename: str = Field(max_length=255)
+    media_type: str = Field(max_length=32)  # as sniffed: pdf | html | markdown | text
+    size_bytes: int
+    document_id: str = Field(max_length=512)
+    book: str | None = Field(default=None, max_length=300)
+    chapter: str | None = Field(default=None, max_length=300)
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=1000)
+    attempts: int = 0
+    worker: str | None = Field(default=None, max_length=100)  # the claim's (or last) holder
+    lease_until: datetime | None = None
+    enqueued_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobInput(SQLModel, table=True):
+    """The uploaded bytes of a job that has not finished: in the database, so any replica or
+    worker can run it after a restart. Deleted when the job succeeds or fails."""
+
+    __tablename__ = "job_inputs"
+
+    job_id: str = Field(foreign_key="jobs.id", primary_key=True, ondelete="CASCADE", max_length=32)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -19,9 +19,14 @@ from app.db.models import ApiKey
 from app.services.identity import Identity
 from indexes.folio_index import FolioIndex, TooManyChunks
 from indexes.ledger import LedgerEntry
+from indexes.pipeline import ProgressFn
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 
 MAX_ROTATION_HOPS = 50
+
+
+class TooManyChunksForRequest(PayloadTooLarge):
+    """The document would make more chunks than the caller may embed (`max_chunks`)."""
 
 
 class IngestResult(BaseModel):
@@ -73,7 +78,8 @@ def owns(*, db: Session, identity: Identity, owner: str | None) -> bool:
     return False
 
 
-def _check_can_change(*, db: Session, identity: Identity, entry: LedgerEntry) -> None:
+def check_can_change(*, db: Session, identity: Identity, entry: LedgerEntry) -> None:
+    """Forbidden unless `identity` may replace or delete the indexed document `entry`."""
     if entry.origin == ORIGIN_CONFIG:
         raise Forbidden(
             f"document {entry.id!r} comes from config.yaml sources; change it with `folio index`"
@@ -91,26 +97,57 @@ def ingest_content(
     chapter: str,
     content: str,
     source_id: str | None,
+    book: str | None = None,
 ) -> IngestResult:
     """Validate everything first, so a rejected request leaves nothing half-ingested."""
     chapter = clean_document_text(chapter, field="chapter", max_chars=300)
     content = clean_document_text(content, field="content", max_bytes=settings.api.max_ingest_bytes)
-    doc_id = api_document_id(chapter, source_id)
+    if book is not None:
+        book = clean_document_text(book, field="book", max_chars=300)
+    return ingest_document(
+        db=db,
+        index=index,
+        identity=identity,
+        doc_id=api_document_id(chapter, source_id),
+        chapter=chapter,
+        book=book,
+        content=content,
+        max_chunks=settings.api.max_ingest_chunks,
+    )
+
+
+def ingest_document(
+    *,
+    db: Session,
+    index: FolioIndex,
+    identity: Identity,
+    doc_id: str,
+    chapter: str,
+    book: str | None,
+    content: str,
+    max_chunks: int,
+    max_chunks_key: str = "api.max_ingest_chunks",
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Index validated text as the API document `doc_id` (JSON ingest and uploads): the owner
+    check, then the pipeline. `book` None: the configured book's name."""
     existing = index.document(doc_id)
     if existing is not None:
-        _check_can_change(db=db, identity=identity, entry=existing)
+        check_can_change(db=db, identity=identity, entry=existing)
     db.close()  # no connection held while the model embeds
     try:
         report = index.ingest_text(
             content=content,
             chapter=chapter,
+            book=book,
             source_id=doc_id,
             owner=identity.subject,
-            max_chunks=settings.api.max_ingest_chunks,
+            max_chunks=max_chunks,
+            progress=progress,
         )
     except TooManyChunks as exc:
-        raise PayloadTooLarge(
-            f"{exc} (api.max_ingest_chunks); split the chapter into smaller ones"
+        raise TooManyChunksForRequest(
+            f"{exc} ({max_chunks_key}); split the document into smaller ones"
         ) from None
     observe_ingest(ORIGIN_API, report.counts())
     status = "added" if report.added else "updated" if report.updated else "unchanged"
@@ -131,7 +168,7 @@ def resolve_document_id(index: FolioIndex, document_id: str) -> LedgerEntry:
 def delete_document(*, db: Session, index: FolioIndex, identity: Identity, document_id: str) -> str:
     """Remove a document's points and ledger row; returns the id that was deleted."""
     entry = resolve_document_id(index, document_id)
-    _check_can_change(db=db, identity=identity, entry=entry)
+    check_can_change(db=db, identity=identity, entry=entry)
     if not index.delete_document(entry.id):
         raise NotFound(f"document {document_id!r} not found")
     observe_ingest(entry.origin, {"deleted": 1})

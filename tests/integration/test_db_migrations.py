@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 TABLES = {"users", "api_keys", "refresh_tokens", "oauth_identities", "recovery_codes"}
 CONVERSATION_TABLES = {"chat_sessions", "messages", "feedback", "usage_records"}
 LEDGER_TABLES = {"documents", "index_state"}
+JOB_TABLES = {"jobs", "job_inputs"}
 SCHEMA = [SQLModel.metadata, ledger.metadata]  # app models + the document ledger (indexes/)
 
 
@@ -38,7 +39,10 @@ def _check_round_trip(url: str) -> None:
         with engine.connect() as conn:  # the models and the migrations describe the same schema
             diff = compare_metadata(MigrationContext.configure(conn), SCHEMA)
             assert diff == []
-        assert LEDGER_TABLES <= set(sa.inspect(engine).get_table_names())
+        assert LEDGER_TABLES | JOB_TABLES <= set(sa.inspect(engine).get_table_names())
+        migrate.downgrade(url, "0004")  # 0005 → 0004: only the job tables go
+        names = set(sa.inspect(engine).get_table_names())
+        assert LEDGER_TABLES <= names and not JOB_TABLES & names
         migrate.downgrade(url, "0003")  # 0004 → 0003: only the ledger tables go
         names = set(sa.inspect(engine).get_table_names())
         assert CONVERSATION_TABLES <= names and not LEDGER_TABLES & names

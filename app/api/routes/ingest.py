@@ -41,6 +41,7 @@ def ingest(
         chapter=body.chapter,
         content=body.content,
         source_id=body.source_id,
+        book=body.book,
     )
     return IngestResponse(**result.model_dump())
 

@@ -1,0 +1,150 @@
+"""Uploading a file as a document (API key with scope `ingest`): indexed within the request
+when small, else 202 and a job (`GET /jobs/{id}`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from app.api.deps import (
+    CurrentIdentity,
+    DbDep,
+    IndexDep,
+    IngestScope,
+    SettingsDep,
+    WriteRateLimit,
+)
+from app.api.job_schemas import JobPublic
+from app.api.schemas import IngestResponse
+from app.core.errors import ERROR_RESPONSES, ErrorResponse, UnsupportedMediaType
+from app.db.models import Job
+from app.services.job_queue import JobQueue
+from app.services.jobs import accept_upload
+from app.services.uploads import check_upload
+
+router = APIRouter(tags=["ingest"], responses={**ERROR_RESPONSES, 415: {"model": ErrorResponse}})
+
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-/]*$"
+MAX_FORM_FIELDS = 8
+
+
+class UploadFields(BaseModel):
+    """The form fields beside the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    book: str | None = Field(default=None, max_length=300)
+    chapter: str | None = Field(default=None, max_length=300)
+    source_id: str | None = Field(default=None, max_length=200, pattern=SOURCE_ID_PATTERN)
+
+
+UPLOAD_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Markdown, text, HTML or PDF (decided by content)",
+                        },
+                        "book": {"type": "string", "maxLength": 300},
+                        "chapter": {
+                            "type": "string",
+                            "maxLength": 300,
+                            "description": "default: the first heading, else the file name",
+                        },
+                        "source_id": {
+                            "type": "string",
+                            "maxLength": 200,
+                            "pattern": SOURCE_ID_PATTERN,
+                            "description": "default: the file name; the same id replaces",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+async def get_job_queue(request: Request) -> JobQueue:
+    return request.app.state.job_queue
+
+
+JobQueueDep = Annotated[JobQueue, Depends(get_job_queue)]
+
+
+@router.post(
+    "/documents",
+    response_model=IngestResponse,
+    responses={202: {"model": JobPublic, "description": "Queued as a job"}},
+    dependencies=[IngestScope, WriteRateLimit],
+    openapi_extra=UPLOAD_FORM,
+)
+async def upload_document(
+    request: Request,
+    index: IndexDep,
+    settings: SettingsDep,
+    identity: CurrentIdentity,
+    db: DbDep,
+    queue: JobQueueDep,
+) -> Any:
+    """Add or replace a document from a file (multipart field `file`). Its type is read from
+    its content: a zip renamed `.pdf` is refused (415). Up to `api.sync_upload_max_bytes` it is
+    indexed now (200, as `/ingest`); larger files return 202 with a job to poll at
+    `GET /jobs/{id}`. The body is read only after the key and its rate limit checked out."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType("send the file as multipart/form-data (field `file`)")
+    form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise RequestValidationError(
+            [{"loc": ("body", "file"), "msg": "Field required (a file)", "type": "missing"}]
+        )
+    try:
+        fields = UploadFields(**{k: v for k, v in form.items() if k != "file"})
+    except (ValidationError, TypeError) as exc:
+        errors = exc.errors() if isinstance(exc, ValidationError) else []
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in errors]
+            or [{"loc": ("body",), "msg": "form fields must be text", "type": "type_error"}]
+        ) from None
+    data = await file.read(settings.api.max_upload_bytes + 1)
+    upload = check_upload(
+        settings=settings,
+        filename=file.filename,
+        content_type=file.content_type,
+        data=data,
+        book=fields.book,
+        chapter=fields.chapter,
+        source_id=fields.source_id,
+    )
+    outcome = await run_in_threadpool(
+        lambda: accept_upload(
+            db=db,
+            index=index,
+            settings=settings,
+            identity=identity,
+            upload=upload,
+            submit=queue.submit,
+        )
+    )
+    if isinstance(outcome, Job):
+        return JSONResponse(
+            JobPublic.of(outcome).model_dump(mode="json"),
+            status_code=202,
+            headers={"Location": f"/jobs/{outcome.id}"},
+        )
+    return IngestResponse(**outcome.model_dump())
