@@ -43,6 +43,8 @@ ProgressFn = Callable[[int, int, str], None]
 
 FIRST_BATCH_CHARS = 8_000  # ~10 chunks: the first progress tick comes within a second
 BATCH_CHARS = 120_000  # ~150 chunks per embedding call afterwards
+EMBED_SLICE = 256  # chunks per embedding call within a batch: one large document still
+# reports progress (and can be stopped) every few seconds instead of once at its end
 
 
 @dataclass
@@ -302,14 +304,20 @@ class Indexer:
         if progress is not None:
             progress(0, total, "")
         for batch, parsed in _ahead(self._batches(docs), lambda b: parse.run(documents=b)):
-            chunks = embed.run(nodes=parsed)
+            batch_chars = sum(len(d.text) for d in batch)
+            chunks: list[BaseNode] = []
+            for start in range(0, len(parsed), EMBED_SLICE):
+                if start and progress is not None:
+                    part = batch_chars * start // len(parsed)
+                    progress(done + part, total, batch[0].doc_id)
+                chunks.extend(embed.run(nodes=list(parsed[start : start + EMBED_SLICE])))
             by_doc: dict[str, list[BaseNode]] = {d.doc_id: [] for d in batch}
             for chunk in chunks:
                 by_doc[str(chunk.ref_doc_id)].append(chunk)
             for doc in batch:
                 self._write(doc, by_doc[doc.doc_id], owner)
                 report.chunks_embedded += len(by_doc[doc.doc_id])
-            done += sum(len(d.text) for d in batch)
+            done += batch_chars
             if progress is not None:
                 progress(done, total, batch[-1].doc_id)
 

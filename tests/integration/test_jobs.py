@@ -267,34 +267,85 @@ async def test_a_job_waits_while_the_store_is_down_and_runs_when_it_is_back(tmp_
 
 
 def slow_index(cfg, **kwargs):  # type: ignore[no-untyped-def]
-    """A mock-embedding index whose embedding takes a second per call."""
+    """A mock-embedding index whose every embedding call takes 50 ms."""
     from llama_index.core.embeddings import MockEmbedding
 
     from indexes.folio_index import FolioIndex
 
     class SlowEmbedding(MockEmbedding):
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            time.sleep(1.0)
+            time.sleep(0.05)
             return super()._get_text_embeddings(texts)
 
     return FolioIndex(cfg, embed_model=SlowEmbedding(embed_dim=8), **kwargs)
 
 
-async def test_progress_and_stage_are_recorded_while_a_job_runs(tmp_path):
-    settings = _settings(tmp_path)
-    async with running(settings) as client:
-        client.app.state.index_holder.close()
-        client.app.state.index_holder._factory = slow_index
-        client.app.state.index_holder._last_try = 0.0
-        job_id = (await client.post("/documents", files=_upload(), headers=admin())).json()["id"]
-        seen: list[tuple[str, str, float]] = []
-        while not seen or seen[-1][0] not in ("succeeded", "failed"):
-            body = (await client.get(f"/jobs/{job_id}", headers=admin())).json()
-            seen.append((body["state"], body["stage"], body["progress"]))
-            await asyncio.sleep(0.05)
-    assert ("running", "embedding", 0.1) in seen  # the file was read, embedding under way
+# ~700 small chunks in one document: several embedding slices of indexes/pipeline.py
+MANY_CHUNKS = {"chunking": {"chunk_size": 32, "chunk_overlap": 0}}
+BIG_MD = ("# Autolyse\n\n" + PARAGRAPH * 1100).encode()
+
+
+async def _poll(client, job_id: str, until) -> list[tuple[str, str, float]]:  # type: ignore[no-untyped-def]
+    seen: list[tuple[str, str, float]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body = (await client.get(f"/jobs/{job_id}", headers=admin())).json()
+        seen.append((body["state"], body["stage"], body["progress"]))
+        if until(seen[-1]):
+            break
+        await asyncio.sleep(0.05)
+    return seen
+
+
+async def test_progress_moves_while_a_large_document_embeds(tmp_path):
+    async with running(_settings(tmp_path, **MANY_CHUNKS), index_factory=slow_index) as client:
+        r = await client.post("/documents", files=_upload("big.md", BIG_MD), headers=admin())
+        job_id = r.json()["id"]
+        seen = await _poll(client, job_id, lambda s: s[0] in ("succeeded", "failed"))
     assert seen[-1] == ("succeeded", "done", 1.0)
+    between = {p for state, stage, p in seen if stage == "embedding" and 0.1 < p < 1.0}
+    assert len(between) >= 2, seen  # progress inside one document, not only at its end
     assert [p for _, _, p in seen] == sorted(p for _, _, p in seen)
+
+
+async def test_a_job_running_at_shutdown_goes_back_and_runs_once_after_restart(tmp_path):
+    """Stopping the server mid-embedding releases the job (nothing of it is written) and the
+    next server runs it from the start, once."""
+    settings = _settings(tmp_path, **MANY_CHUNKS)
+    async with running(settings, index_factory=slow_index) as client:
+        r = await client.post("/documents", files=_upload("big.md", BIG_MD), headers=admin())
+        job_id = r.json()["id"]
+        seen = await _poll(client, job_id, lambda s: s[1] == "embedding" and s[2] > 0.1)
+        assert seen[-1][0] == "running"
+    with Session(client.app.state.engine) as db:
+        job = db.get(Job, job_id)
+        assert (job.state, job.attempts, job.lease_until) == ("queued", 0, None)
+    async with running(settings) as client:
+        index = client.app.state.index_holder.get()
+        assert index.document("api:big.md") is None and index.point_count() == 0
+        job = await wait_for_job(client, job_id)
+        assert job["state"] == "succeeded" and job["attempts"] == 1
+        assert index.point_count() == index.document("api:big.md").chunk_count
+
+
+async def test_a_job_over_jobs_max_chunks_fails_and_indexes_nothing(tmp_path):
+    async with running(_settings(tmp_path, jobs={"max_chunks": 2})) as client:
+        job_id = (await client.post("/documents", files=_upload(), headers=admin())).json()["id"]
+        job = await wait_for_job(client, job_id)
+        assert job["state"] == "failed" and job["error"]["code"] == "payload_too_large"
+        assert "jobs.max_chunks" in job["error"]["message"]
+        assert client.app.state.index_holder.get().point_count() == 0
+
+
+def test_compose_runs_workers_with_the_servers_environment():
+    import yaml
+
+    from tests.utils.builders import REPO
+
+    services = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
+    assert services["worker"]["command"] == ["folio", "worker"]
+    assert services["worker"]["environment"] == services["folio"]["environment"]
+    assert services["worker"]["environment"]["QDRANT_URL"]  # workers index into Qdrant
 
 
 def test_folio_jobs_lists_and_shows_jobs(tmp_path):

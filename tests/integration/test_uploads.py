@@ -271,6 +271,19 @@ async def test_uploads_need_a_key_with_the_ingest_scope(tmp_path):
         assert _points(client) > 0
 
 
+async def test_the_key_is_checked_before_the_body_is_read(tmp_path):
+    """A caller without a key gets 401 for a malformed body too: the multipart body is parsed
+    only after the key and its rate limit checked out."""
+    async with running(make_settings(tmp_path)) as client:
+        garbage = {"content-type": "multipart/form-data; boundary=xyz"}
+        r = await client.post("/documents", content=b"not multipart at all", headers=garbage)
+        assert r.status_code == 401
+        r = await client.post(
+            "/documents", content=b"not multipart at all", headers={**garbage, **admin()}
+        )
+        assert r.status_code in (400, 422) and r.json()["error"]["request_id"]
+
+
 async def test_another_key_cannot_replace_an_uploaded_document(tmp_path):
     async with running(make_settings(tmp_path, api={"sync_upload_max_bytes": 200})) as client:
         alice, mallory = await make_key(client, ["ingest"]), await make_key(client, ["ingest"])

@@ -42,7 +42,7 @@ async def running(settings, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running, behind an httpx client on ASGITransport."""
     from app.main import create_app
 
-    app = create_app(settings, index_factory=mock_index, **kwargs)
+    app = create_app(settings, **{"index_factory": mock_index, **kwargs})
     async with app.router.lifespan_context(app):
         # raise_app_exceptions=False: a 500 reaches the test as the client would see it.
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
