@@ -11,7 +11,7 @@ the actor returns and gives the messages of a worker that stopped heart-beating 
 rq forks a process per job by default (the loaded model and the open store do not survive a
 fork) and installs signal handlers, which need the main thread; arq runs jobs on an asyncio loop
 of its own. The database stays the truth because this Redis may keep nothing on disk: a sweeper
-puts runnable jobs back on the queue when the queue is empty (Redis restarted, a worker died).
+in every worker process puts runnable jobs back on the queue (Redis restarted, a worker died).
 
 Where jobs run:
 - embedded store (the default): inside `folio serve` only (`jobs.workers` threads);
@@ -49,6 +49,8 @@ class JobQueue(Protocol):
 
     def submit(self, job_id: str) -> None: ...
 
+    def resend(self, job_id: str, delay_s: float) -> None: ...
+
     def start(self, runner: JobRunner, *, threads: int) -> None: ...
 
     def close(self) -> None: ...
@@ -80,6 +82,9 @@ class DatabaseQueue:
 
     def submit(self, job_id: str) -> None:
         self._wake.set()
+
+    def resend(self, job_id: str, delay_s: float) -> None:
+        """Nothing to send: pollers find a released job when it is due."""
 
     def start(self, runner: JobRunner, *, threads: int) -> None:
         self._stopping = runner.stopping
@@ -152,6 +157,10 @@ class RedisQueue:
         except Exception as exc:
             log.warning("job %s not queued in Redis yet type=%s", job_id, type(exc).__name__)
 
+    def resend(self, job_id: str, delay_s: float) -> None:
+        """A released job back on the queue, due after `delay_s` (dramatiq's delay queue)."""
+        self._actor.send_with_options(args=(job_id,), delay=int(delay_s * 1000) or None)
+
     def start(self, runner: JobRunner, *, threads: int) -> None:
         from dramatiq import Worker
 
@@ -176,12 +185,13 @@ class RedisQueue:
             log.warning("job %s not run type=%s", job_id, type(exc).__name__)
 
     def sweep(self) -> list[str]:
-        """Put runnable jobs back on the queue when it is empty and they were last sent more
-        than a lease ago (lost with a Redis restart, released by a stopping worker, claimed
-        by a worker that crashed); returns their ids."""
-        if self.broker.do_qsize(self.queue_name):
-            return []
-        before = utcnow() - timedelta(seconds=self._settings.jobs.lease_s)
+        """Put runnable jobs back on the queue that were last sent more than a lease ago (lost
+        with a Redis restart, claimed by a worker that crashed); returns their ids. While the
+        queue holds messages (waiting or in flight) only jobs sent more than ten leases ago
+        are sent again: the queue is probably bringing them, and duplicates stay few."""
+        lease = self._settings.jobs.lease_s
+        busy = self.broker.do_qsize(self.queue_name) > 0
+        before = utcnow() - timedelta(seconds=lease * (10 if busy else 1))
         ids = jobs.runnable_ids(self._engine, limit=100, sent_before=before)
         for job_id in ids:
             self._actor.send(job_id)
@@ -217,6 +227,12 @@ def start_jobs(
     queue = make_queue(settings, engine)
     threads = settings.jobs.workers if threads is None else threads
     if threads > 0:
-        runner = JobRunner(engine=engine, settings=settings, index=index, worker_id=worker_id())
+        runner = JobRunner(
+            engine=engine,
+            settings=settings,
+            index=index,
+            worker_id=worker_id(),
+            requeue=queue.resend,
+        )
         queue.start(runner, threads=threads)
     return queue

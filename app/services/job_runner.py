@@ -57,12 +57,16 @@ class JobRunner:
         index: Callable[[], FolioIndex],
         worker_id: str,
         stopping: threading.Event | None = None,
+        requeue: Callable[[str, float], None] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self._index = index
         self.worker_id = worker_id
         self.stopping = stopping or threading.Event()
+        # tells the queue about a released job (job id, delay in seconds): a Redis queue does
+        # not hear of it otherwise until its sweeper runs
+        self._requeue = requeue
 
     def run(self, job_id: str) -> Outcome | None:
         """Claim and run the job; None when it is not runnable (done, or held elsewhere)."""
@@ -108,8 +112,7 @@ class JobRunner:
         except (Interrupted, ServiceUnavailable) as exc:
             delay = 0.0 if isinstance(exc, Interrupted) else STORE_RETRY_S
             log.info("job %s back on the queue (%s)", job.id, type(exc).__name__)
-            jobs.release(self.engine, held, delay_s=delay)
-            return Outcome(job.id, jobs.QUEUED)
+            return self._release(held, delay)
         except ClaimLost:
             log.warning("job %s was taken over by another worker", job.id)
             return Outcome(job.id, "lost")
@@ -119,8 +122,7 @@ class JobRunner:
             return self._settled(held, failed, jobs.FAILED)
         except Exception as exc:
             if self.stopping.is_set():  # the index closed under a stopping process
-                jobs.release(self.engine, held)
-                return Outcome(job.id, jobs.QUEUED)
+                return self._release(held, 0.0)
             log.error("job %s failed type=%s at=%s", job.id, type(exc).__name__, where(exc))
             message = f"indexing failed ({type(exc).__name__}); the server log names job {job.id}"
             failed = jobs.fail(self.engine, held, code="internal", message=message)
@@ -129,6 +131,16 @@ class JobRunner:
         log.info("job %s %s in %.1f s", job.id, result.status, elapsed)
         finished = jobs.finish(self.engine, held, result=result.model_dump())
         return self._settled(held, finished, jobs.SUCCEEDED)
+
+    def _release(self, held: jobs.Claim, delay_s: float) -> Outcome:
+        if not jobs.release(self.engine, held, delay_s=delay_s):
+            return Outcome(held.job.id, "lost")
+        if self._requeue is not None:
+            try:
+                self._requeue(held.job.id, delay_s)
+            except Exception as exc:  # Redis away: the sweeper sends it later
+                log.warning("job %s not re-queued type=%s", held.job.id, type(exc).__name__)
+        return Outcome(held.job.id, jobs.QUEUED)
 
     @staticmethod
     def _settled(held: jobs.Claim, recorded: bool, state: str) -> Outcome:

@@ -222,13 +222,15 @@ def runnable_ids(engine: Engine, *, limit: int, sent_before: datetime | None = N
     """Jobs a worker could claim now, oldest first (`sent_before`: only those last put on the
     queue before then; the sweeper leaves recently sent ones alone)."""
     now = utcnow()
+    sent = col(Job.enqueued_at) <= (sent_before or now)
     query = (
         select(Job.id)
         .where(
+            sent,
             sa.or_(
-                sa.and_(Job.state == QUEUED, col(Job.enqueued_at) <= (sent_before or now)),
+                Job.state == QUEUED,
                 sa.and_(Job.state == RUNNING, col(Job.lease_until) < now),
-            )
+            ),
         )
         .order_by(col(Job.created_at))
         .limit(limit)
@@ -238,13 +240,13 @@ def runnable_ids(engine: Engine, *, limit: int, sent_before: datetime | None = N
 
 
 def mark_sent(engine: Engine, job_ids: list[str]) -> None:
-    """Record that queued jobs were put on the queue again (the sweeper's bookkeeping)."""
+    """Record that jobs were put on the queue again (the sweeper's bookkeeping)."""
     if not job_ids:
         return
     with Session(engine) as db:
         db.execute(
             sa.update(Job)
-            .where(col(Job.id).in_(job_ids), Job.state == QUEUED)
+            .where(col(Job.id).in_(job_ids), col(Job.state).in_((QUEUED, RUNNING)))
             .values(enqueued_at=utcnow())
         )
         db.commit()

@@ -311,7 +311,10 @@ async def test_progress_moves_while_a_large_document_embeds(tmp_path):
 async def test_a_job_running_at_shutdown_goes_back_and_runs_once_after_restart(tmp_path):
     """Stopping the server mid-embedding releases the job (nothing of it is written) and the
     next server runs it from the start, once."""
-    settings = _settings(tmp_path, **MANY_CHUNKS)
+    await shutdown_mid_job_then_restart(_settings(tmp_path, **MANY_CHUNKS))
+
+
+async def shutdown_mid_job_then_restart(settings) -> None:  # type: ignore[no-untyped-def]
     async with running(settings, index_factory=slow_index) as client:
         r = await client.post("/documents", files=_upload("big.md", BIG_MD), headers=admin())
         job_id = r.json()["id"]

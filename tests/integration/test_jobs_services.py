@@ -14,7 +14,13 @@ import pytest
 from sqlmodel import Session, select
 
 from app.db.models import Job
-from tests.integration.test_jobs import LONG_MD, _assert_one_claim_wins, _upload
+from tests.integration.test_jobs import (
+    LONG_MD,
+    MANY_CHUNKS,
+    _assert_one_claim_wins,
+    _upload,
+    shutdown_mid_job_then_restart,
+)
 from tests.utils.apps import admin, make_settings, running
 from tests.utils.builders import REPO
 from tests.utils.jobs import wait_for_job
@@ -82,6 +88,15 @@ async def test_jobs_lost_with_redis_are_sent_again_from_the_database(tmp_path):
     async with running(settings) as client:
         job = await wait_for_job(client, job_id, timeout_s=30)
         assert job["state"] == "succeeded" and job["attempts"] == 1
+
+
+async def test_a_job_running_at_shutdown_is_sent_again_through_redis(tmp_path):
+    """The released job goes straight back on the Redis queue (not after a sweep a lease
+    later): the next server runs it at once, and once."""
+    settings = _redis_settings(tmp_path, _queue_name(), **MANY_CHUNKS)
+    started = time.monotonic()
+    await shutdown_mid_job_then_restart(settings)
+    assert time.monotonic() - started < settings.jobs.lease_s
 
 
 def test_two_worker_processes_share_the_queue_and_run_each_job_once(tmp_path):
