@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -30,6 +31,10 @@ log = logging.getLogger("folio.jobs")
 STORE_RETRY_S = 10.0  # a job whose store is down waits this long before the next claim
 PROGRESS_EVERY_S = 1.0  # at most one progress write a second
 READ_SHARE = 0.1  # the progress a job has when its file is read and embedding starts
+
+
+class InputMissing(FolioError):
+    code, status = "input_missing", 410
 
 
 class Interrupted(Exception):
@@ -91,10 +96,11 @@ class JobRunner:
     def _execute(self, held: jobs.Claim, heartbeat: _Heartbeat) -> Outcome:
         job = held.job
         started = time.perf_counter()
+        index: FolioIndex | None = None
         try:
             data = jobs.read_input(self.engine, job.id)
             if data is None:
-                raise FolioError("the uploaded file is gone; upload it again")
+                raise InputMissing("the uploaded file is gone; upload it again")
             index = self._index()
             self._check(heartbeat)
             jobs.renew(self.engine, held, lease_s=self.settings.jobs.lease_s, stage="reading")
@@ -123,6 +129,9 @@ class JobRunner:
         except Exception as exc:
             if self.stopping.is_set():  # the index closed under a stopping process
                 return self._release(held, 0.0)
+            if (down := self._dependency_down(index)) is not None:
+                log.warning("job %s waits: %s (%s)", job.id, down, type(exc).__name__)
+                return self._release(held, STORE_RETRY_S)
             log.error("job %s failed type=%s at=%s", job.id, type(exc).__name__, where(exc))
             message = f"indexing failed ({type(exc).__name__}); the server log names job {job.id}"
             failed = jobs.fail(self.engine, held, code="internal", message=message)
@@ -131,6 +140,21 @@ class JobRunner:
         log.info("job %s %s in %.1f s", job.id, result.status, elapsed)
         finished = jobs.finish(self.engine, held, result=result.model_dump())
         return self._settled(held, finished, jobs.SUCCEEDED)
+
+    def _dependency_down(self, index: FolioIndex | None) -> str | None:
+        """After an unexpected error: is the vector store or the database away? Then the job
+        waits for them instead of failing (asked of them, not guessed from the error)."""
+        if index is not None:
+            try:
+                index.check()  # StoreError, or the client's own connection error
+            except Exception:
+                return "the vector store is unreachable"
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return "the database is unreachable"
+        return None
 
     def _release(self, held: jobs.Claim, delay_s: float) -> Outcome:
         if not jobs.release(self.engine, held, delay_s=delay_s):

@@ -266,6 +266,53 @@ async def test_a_job_waits_while_the_store_is_down_and_runs_when_it_is_back(tmp_
             assert app.state.index_holder.get().document("api:autolyse.md") is not None
 
 
+async def test_a_store_failing_mid_job_puts_the_job_back_not_failed(tmp_path):
+    """The store going away while the job writes is not the file's fault: the job is released
+    (it asked the store, which said it is down) and succeeds once the store is back."""
+    from indexes.stores import StoreError
+
+    down = threading.Event()
+
+    def failing_store_index(cfg, **kwargs):  # type: ignore[no-untyped-def]
+        index = mock_index(cfg, **kwargs)
+        add, check = index.vector_store.add, index.check
+
+        def add_unless_down(nodes, **kw):  # type: ignore[no-untyped-def]
+            if down.is_set():
+                raise ConnectionError("connection refused (test)")
+            return add(nodes, **kw)
+
+        def check_unless_down() -> None:
+            if down.is_set():
+                raise StoreError("vector store down (test)")
+            check()
+
+        object.__setattr__(index.vector_store, "add", add_unless_down)  # a pydantic model
+        index.check = check_unless_down
+        return index
+
+    settings = _settings(tmp_path, jobs={"poll_s": 0.1})
+    async with running(settings, index_factory=failing_store_index) as client:
+        down.set()
+        job_id = (await client.post("/documents", files=_upload(), headers=admin())).json()["id"]
+        deadline = time.monotonic() + 30  # claimed, embedded, failed to write, released
+        while time.monotonic() < deadline:
+            with Session(client.app.state.engine) as db:
+                job = db.get(Job, job_id)
+            if job.started_at is not None and job.state != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert (job.state, job.attempts, job.error_code) == ("queued", 0, None)
+        down.clear()
+        with Session(client.app.state.engine) as db:  # skip the 10 s back-off
+            job = db.get(Job, job_id)
+            job.enqueued_at = utcnow()
+            db.add(job)
+            db.commit()
+        job = await wait_for_job(client, job_id)
+        assert job["state"] == "succeeded" and job["attempts"] == 1
+
+
 def slow_index(cfg, **kwargs):  # type: ignore[no-untyped-def]
     """A mock-embedding index whose every embedding call takes 50 ms."""
     from llama_index.core.embeddings import MockEmbedding

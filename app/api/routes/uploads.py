@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from app.api.deps import (
     CurrentIdentity,
@@ -23,10 +23,11 @@ from app.api.deps import (
 from app.api.job_schemas import JobPublic
 from app.api.schemas import IngestResponse
 from app.core.errors import ERROR_RESPONSES, ErrorResponse, UnsupportedMediaType
+from app.core.settings import Settings
 from app.db.models import Job
 from app.services.job_queue import JobQueue
 from app.services.jobs import accept_upload
-from app.services.uploads import check_upload
+from app.services.uploads import Upload, check_upload
 
 router = APIRouter(tags=["ingest"], responses={**ERROR_RESPONSES, 415: {"model": ErrorResponse}})
 
@@ -108,29 +109,10 @@ async def upload_document(
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType("send the file as multipart/form-data (field `file`)")
     form = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
-    file = form.get("file")
-    if not isinstance(file, UploadFile):
-        raise RequestValidationError(
-            [{"loc": ("body", "file"), "msg": "Field required (a file)", "type": "missing"}]
-        )
     try:
-        fields = UploadFields(**{k: v for k, v in form.items() if k != "file"})
-    except (ValidationError, TypeError) as exc:
-        errors = exc.errors() if isinstance(exc, ValidationError) else []
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in errors]
-            or [{"loc": ("body",), "msg": "form fields must be text", "type": "type_error"}]
-        ) from None
-    data = await file.read(settings.api.max_upload_bytes + 1)
-    upload = check_upload(
-        settings=settings,
-        filename=file.filename,
-        content_type=file.content_type,
-        data=data,
-        book=fields.book,
-        chapter=fields.chapter,
-        source_id=fields.source_id,
-    )
+        upload = await _checked_upload(form, settings)
+    finally:
+        await form.close()  # the spooled file: its bytes are in `upload` now
     outcome = await run_in_threadpool(
         lambda: accept_upload(
             db=db,
@@ -148,3 +130,28 @@ async def upload_document(
             headers={"Location": f"/jobs/{outcome.id}"},
         )
     return IngestResponse(**outcome.model_dump())
+
+
+async def _checked_upload(form: FormData, settings: Settings) -> Upload:
+    """The form's file and fields, checked (422 for a missing file or bad fields)."""
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise RequestValidationError(
+            [{"loc": ("body", "file"), "msg": "Field required (a file)", "type": "missing"}]
+        )
+    try:
+        fields = UploadFields(**{k: v for k, v in form.items() if k != "file"})
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    data = await file.read(settings.api.max_upload_bytes + 1)
+    return check_upload(
+        settings=settings,
+        filename=file.filename,
+        content_type=file.content_type,
+        data=data,
+        book=fields.book,
+        chapter=fields.chapter,
+        source_id=fields.source_id,
+    )
