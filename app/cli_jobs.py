@@ -15,7 +15,8 @@ from app.cli_common import ConfigOpt, cli_settings, console, err_console
 from app.core.settings import Settings
 
 jobs_app = typer.Typer(
-    help="Upload jobs (POST /documents): list them, show one.", invoke_without_command=True
+    help="Upload jobs (POST /documents): list them, show one, purge old ones.",
+    invoke_without_command=True,
 )
 
 STATES = ("queued", "running", "succeeded", "failed")
@@ -94,6 +95,24 @@ def jobs_show(
     if job is None:
         raise _fail(f"job {job_id!r} not found")
     console.print_json(json.dumps(JobPublic.of(job).model_dump(mode="json")))
+
+
+@jobs_app.command("purge")
+def jobs_purge(
+    days: Annotated[float, typer.Option(min=0, help="Finished more than this many days ago")] = 30,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete finished jobs (succeeded or failed) older than --days; run it from cron."""
+    from datetime import timedelta
+
+    from app.services.jobs import purge_jobs
+
+    _, db = _db(config)
+    try:
+        count = purge_jobs(db=db, older_than=timedelta(days=days))  # type: ignore[arg-type]
+    finally:
+        db.close()  # type: ignore[attr-defined]
+    console.print(f"deleted {count} finished jobs", highlight=False)
 
 
 def worker(

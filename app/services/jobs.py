@@ -307,3 +307,16 @@ def accept_upload(
     job = new_job(db=db, identity=identity, upload=upload)
     submit(job.id)
     return job
+
+
+def purge_jobs(*, db: Session, older_than: timedelta) -> int:
+    """Delete finished jobs (succeeded or failed) that ended longer ago than `older_than`;
+    how many. Queued and running jobs are never touched."""
+    cutoff = utcnow() - older_than
+    ended = sa.and_(col(Job.state).in_((SUCCEEDED, FAILED)), col(Job.finished_at) < cutoff)
+    ids = list(db.exec(select(Job.id).where(ended)).all())
+    if ids:
+        db.execute(sa.delete(JobInput).where(col(JobInput.job_id).in_(ids)))
+        db.execute(sa.delete(Job).where(col(Job.id).in_(ids)))
+        db.commit()
+    return len(ids)

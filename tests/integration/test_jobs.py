@@ -418,6 +418,36 @@ def test_folio_jobs_lists_and_shows_jobs(tmp_path):
     assert missing.exit_code == 1 and "not found" in missing.stderr
     none_failed = _folio("jobs", "--state", "failed", "-c", config)
     assert none_failed.exit_code == 0 and job_id not in none_failed.stdout
+    purged = _folio("jobs", "purge", "--days", "0", "-c", config)
+    assert purged.exit_code == 0 and "deleted 0 finished jobs" in purged.stdout  # queued: kept
+    assert job_id in _folio("jobs", "-c", config).stdout
+
+
+def test_purge_deletes_only_finished_jobs_older_than_the_cutoff(tmp_path):
+    from app.db import migrate
+    from app.db.engine import make_engine
+
+    settings = _settings(tmp_path)
+    migrate.upgrade(settings.database.url, key_pepper="p" * 32)
+    engine = make_engine(settings.database.url)
+    old_done, new_done, old_queued = (_insert_job(engine) for _ in range(3))
+    with Session(engine) as db:
+        for job_id, state, age_days in (
+            (old_done, "succeeded", 40),
+            (new_done, "failed", 1),
+            (old_queued, "queued", 40),
+        ):
+            job = db.get(Job, job_id)
+            job.state = state
+            job.finished_at = utcnow() - timedelta(days=age_days) if state != "queued" else None
+            job.created_at = utcnow() - timedelta(days=age_days)
+            db.add(job)
+        db.commit()
+        assert jobs.purge_jobs(db=db, older_than=timedelta(days=30)) == 1
+    with Session(engine) as db:
+        assert db.get(Job, old_done) is None and db.get(JobInput, old_done) is None
+        assert db.get(Job, new_done) is not None and db.get(Job, old_queued) is not None
+    engine.dispose()
 
 
 def test_folio_worker_refuses_the_embedded_store(tmp_path):
