@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.db.engine import sqlite_path
+from app.db.database import sqlite_path
 from tests.utils.apps import make_settings, running
 from tests.utils.http import assert_error_shape, free_port
 from tests.utils.sse import iter_events
@@ -82,7 +82,7 @@ async def test_sqlite_database_gone_gives_503_and_not_ready(tmp_path: Path) -> N
         path = sqlite_path(settings.database.url)
         assert path is not None and path.parent == db_dir
         shutil.rmtree(db_dir)
-        client.app.state.engine.dispose()  # new connections, as after the pool recycles
+        client.app.state.db_engine.dispose()  # new connections, as after the pool recycles
         _assert_503(await client.post("/auth/login", json=CREDS))
         _assert_503(await client.post("/auth/register", json={**CREDS, "email": "b@example.com"}))
         _assert_503(await client.post("/query", json=Q))

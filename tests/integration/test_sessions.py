@@ -116,7 +116,7 @@ async def test_idle_sessions_expire_and_purge_deletes_them(tmp_path: Path) -> No
     async with running(settings) as client:
         key = await _key(client, ["query"])
         old, fresh = [(await client.post("/sessions", headers=key)).json()["id"] for _ in "ab"]
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             row = db.get(ChatSession, old)
             row.last_active_at = utcnow() - timedelta(hours=2, minutes=1)
             db.add(row)
