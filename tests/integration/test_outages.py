@@ -103,9 +103,11 @@ async def test_postgres_on_a_closed_port_gives_503(tmp_path: Path) -> None:
         # credentials are looked up on a worker thread: that lookup failing is a 503 too
         key = {"X-API-Key": "fk_0123456789ab_" + "a" * 40}  # well formed: it needs a lookup
         _assert_503(await client.post("/query", json=Q, headers=key))
+        # a token that is not a valid JWT is refused before any lookup: 401, database or not
         bearer = {"Authorization": "Bearer not.a.real.jwt"}
         response = await client.post("/query", json=Q, headers=bearer)
-        assert response.status_code in (401, 503), response.text  # bad token: no lookup needed
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "unauthorized"
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "unreachable (OperationalError)"
