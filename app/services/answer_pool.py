@@ -105,6 +105,7 @@ class Slot:
         self._pool = pool
         self._running: Future[Any] | None = None
         self._closed = False
+        self._lock = threading.Lock()  # a response's background task may close it too
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """`fn(*args, **kwargs)` on a pool thread, for this request."""
@@ -116,9 +117,10 @@ class Slot:
     def close(self, then: Callable[[], object] | None = None) -> None:
         """Give the place back once the running piece (if any) has ended; `then` runs first,
         at that moment (e.g. closing the iterator the pieces came from). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
 
         def finish(_: object = None) -> None:
             try:
