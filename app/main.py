@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 
 from app.api.routes import (
     auth,
@@ -22,13 +26,19 @@ from app.api.routes import (
     oauth,
     query,
     sessions,
-    stream,
     uploads,
     usage,
+    users,
     web,
 )
 from app.api.routes import jobs as job_routes
-from app.core.errors import install_error_handlers
+from app.core.errors import (
+    ServiceUnavailable,
+    error_response,
+    install_error_handlers,
+    request_id_of,
+    unexpected_error,
+)
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import (
@@ -40,7 +50,7 @@ from app.core.middleware import (
 from app.core.secrets import ensure_secrets
 from app.core.settings import Settings
 from app.db import migrate
-from app.db.engine import make_engine
+from app.db.database import database_problem, make_engine
 from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import make_faq_cache
 from app.services.index_holder import IndexFactory, IndexHolder
@@ -49,6 +59,8 @@ from app.services.ratelimit import RateLimiter
 from indexes.folio_index import FolioIndex
 
 BODY_OVERHEAD = 64 * 1024  # JSON envelope (or multipart fields) around the largest content
+
+log = logging.getLogger("folio.errors")
 
 
 def create_app(
@@ -69,7 +81,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
             migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
-        app.state.engine = make_engine(settings.database.url, settings.database)
+        app.state.db_engine = make_engine(settings.database.url, settings.database)
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
         )
@@ -83,7 +95,7 @@ def create_app(
         holder.start()
         app.state.index_holder = holder
         app.state.job_queue = start_jobs(
-            settings, app.state.engine, index=holder.get, threads=job_workers
+            settings, app.state.db_engine, index=holder.get, threads=job_workers
         )
         try:
             yield
@@ -94,7 +106,7 @@ def create_app(
             app.state.limiter.close()
             if app.state.faq_cache is not None:
                 app.state.faq_cache.close()
-            app.state.engine.dispose()
+            app.state.db_engine.dispose()
             if on_shutdown is not None:  # runs before uvicorn re-raises SIGTERM
                 on_shutdown()
 
@@ -111,6 +123,7 @@ def create_app(
     app.state.settings = settings
     app.state.handoff_token = handoff_token
     install_error_handlers(app)
+    install_database_error_handler(app)
     app.include_router(health.router)
     app.include_router(query.router)
     app.include_router(ingest.router)
@@ -119,8 +132,8 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(oauth.router)
     app.include_router(keys.router)
+    app.include_router(users.router)
     app.include_router(sessions.router)
-    app.include_router(stream.router)
     app.include_router(feedback.router)
     app.include_router(usage.router)
     app.include_router(metrics.router)
@@ -160,3 +173,25 @@ def create_app(
         generator=lambda: uuid.uuid4().hex,
     )
     return app
+
+
+def install_database_error_handler(app: FastAPI) -> None:
+    """A driver error is either the database being away (503 `unavailable` + Retry-After:
+    retry later) or a bug (500). Ask the database itself rather than guess from the message."""
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        db_engine = getattr(request.app.state, "db_engine", None)
+        problem = await run_in_threadpool(database_problem, db_engine) if db_engine else None
+        if problem is None:
+            return await unexpected_error(request, exc)
+        log.error(
+            "database unavailable request_id=%s type=%s problem=%s",
+            request_id_of(request),
+            type(exc.orig or exc).__name__,
+            problem,
+        )
+        unavailable = ServiceUnavailable("The database is unavailable, try again later")
+        return error_response(
+            request, unavailable.status, unavailable.code, unavailable.message, unavailable.headers
+        )

@@ -77,7 +77,7 @@ def seed_database(url: str) -> None:
     from sqlmodel import Session
 
     from app.db import migrate
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
     from app.db.models import ApiKey, UsageRecord, User
 
     migrate.upgrade(url)
@@ -114,7 +114,7 @@ def pg_site_url(base: str) -> tuple[str, str]:
     """A fresh schema on the PostgreSQL at `base` (dropped at the end)."""
     import sqlalchemy as sa
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     engine = make_engine(base)
@@ -128,7 +128,7 @@ def pg_site_url(base: str) -> tuple[str, str]:
 def drop_schema(base: str, schema: str) -> None:
     import sqlalchemy as sa
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     engine = make_engine(base)
     with engine.begin() as conn:
@@ -140,7 +140,7 @@ def wipe_database(url: str) -> None:
     import sqlalchemy as sa
     from sqlmodel import SQLModel
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
     from indexes.ledger import metadata as ledger_metadata
 
     if url.startswith("sqlite"):
@@ -163,8 +163,8 @@ def main() -> None:
         sys.exit(f"Rust book not found at {CHAPTERS}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from app.core.settings import load_settings
-    from app.services.backup import create_backup
-    from app.services.restore import restore_backup
+    from app.ops.backup import create_backup
+    from app.ops.restore import restore_backup
 
     storage, index_s = indexed_storage()
     work = Path(tempfile.mkdtemp(prefix="folio-bench-backup-"))

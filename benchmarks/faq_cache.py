@@ -2,7 +2,7 @@
 
 Builds the sample book index in a temp dir (local MiniLM, Qdrant local), then replays a
 question log (exact repeats, case/punctuation variants, reworded questions, in a fixed shuffled
-order) through the same service the API uses (`answer_with_cache`), first with an empty cache.
+order) through the same service the API uses (`answer_question`), first with an empty cache.
 A hit is counted as wrong when its answer was produced (on a miss) only for other groups.
 Prints one JSON object.
 
@@ -66,8 +66,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.core.settings import load_settings
+    from app.services.answering import answer_question
     from app.services.faq_cache import make_faq_cache
-    from app.services.query import answer_with_cache
     from indexes.folio_index import FolioIndex
     from tests.utils.builders import SAMPLE_BOOK, write_config
 
@@ -92,7 +92,7 @@ def main() -> None:
         log = question_log()
         for group, q in log:
             started = time.perf_counter()
-            answer = answer_with_cache(index=index, settings=settings, cache=cache, question=q)
+            answer = answer_question(index=index, settings=settings, cache=cache, question=q)
             elapsed = (time.perf_counter() - started) * 1000
             (hits if answer.cached else misses).append(elapsed)
             if answer.cached and answer.usage.embedding_tokens == 0:

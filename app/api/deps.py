@@ -1,4 +1,5 @@
-"""FastAPI dependencies: settings, the DB session, the index, identity, scopes, rate limits.
+"""FastAPI dependencies: settings, the database session, the index, identity, scopes, rate
+limits, and the answering service of a request.
 
 They are `async def` unless they must block: FastAPI runs every sync dependency on a worker
 thread, and a thread hop per dependency (a dozen per `/query`) was a fifth of a loaded server's
@@ -19,10 +20,12 @@ from sqlmodel import Session
 
 from app.core.errors import RateLimited, Unauthorized
 from app.core.settings import Settings
+from app.db.database import session_scope
 from app.db.models import User
+from app.ops.handoff import HANDOFF_HEADER
 from app.services.answer_pool import AnswerPool
+from app.services.answering import Answerer
 from app.services.faq_cache import FaqCache
-from app.services.handoff import HANDOFF_HEADER
 from app.services.identity import Identity, anonymous_identity, resolve_identity
 from app.services.index_holder import IndexHolder
 from app.services.ratelimit import LimitState, RateLimiter
@@ -30,46 +33,46 @@ from indexes.folio_index import FolioIndex
 
 
 async def get_settings(request: Request) -> Settings:
+    """The app's one Settings object."""
     return request.app.state.settings
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """One session per request on the engine the lifespan opened. A session connects on first
-    use, so one that was never used (an anonymous question) costs nothing; one left inside a
-    transaction is closed (a rollback: I/O) on a worker thread."""
-    session = Session(request.app.state.engine, expire_on_commit=False)
-    try:
+    """One database session per request (`session_scope` on the app's database engine): an
+    anonymous question never uses it, and so never connects."""
+    async with session_scope(request.app.state.db_engine) as session:
         yield session
-    finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
-        else:
-            session.close()
 
 
-async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+async def get_db_engine(request: Request) -> Engine:
+    """The database engine the lifespan opened (for work that opens its own sessions)."""
+    return request.app.state.db_engine
 
 
 async def get_holder(request: Request) -> IndexHolder:
+    """What holds the FolioIndex (and why it is not loaded, when it is not)."""
     return request.app.state.index_holder
 
 
 async def get_index(holder: Annotated[IndexHolder, Depends(get_holder)]) -> FolioIndex:
+    """The FolioIndex; 503 while its store cannot be opened."""
     if (index := holder.loaded) is not None:
         return index
     return await run_in_threadpool(holder.get)  # may try to open the store again: blocks
 
 
 async def get_limiter(request: Request) -> RateLimiter:
+    """The rate limiter (Redis when configured, else in memory)."""
     return request.app.state.limiter
 
 
 async def get_faq_cache(request: Request) -> FaqCache | None:
+    """The FAQ cache, or None when `cache.enabled` is false."""
     return getattr(request.app.state, "faq_cache", None)
 
 
 async def get_answer_pool(request: Request) -> AnswerPool:
+    """Where answering work runs, behind the admission limit."""
     return request.app.state.answer_pool
 
 
@@ -80,7 +83,7 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+DbEngineDep = Annotated[Engine, Depends(get_db_engine)]
 HolderDep = Annotated[IndexHolder, Depends(get_holder)]
 IndexDep = Annotated[FolioIndex, Depends(get_index)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
@@ -122,12 +125,35 @@ CurrentIdentity = Annotated[Identity, Depends(get_identity)]
 
 
 async def get_current_user(identity: CurrentIdentity) -> User:
+    """The logged-in account (401 for API keys and anonymous callers)."""
     if identity.user is None:
         raise Unauthorized("Log in first (Authorization: Bearer <access token>)")
     return identity.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_answerer(
+    identity: CurrentIdentity,
+    db_engine: DbEngineDep,
+    index: IndexDep,
+    settings: SettingsDep,
+    cache: FaqCacheDep,
+    pool: AnswerPoolDep,
+) -> Answerer:
+    """The answering service for this request's caller."""
+    return Answerer(
+        db_engine=db_engine,
+        index=index,
+        settings=settings,
+        pool=pool,
+        cache=cache,
+        identity=identity,
+    )
+
+
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 
 
 def require_scope(scope: str) -> Callable[[Identity], Awaitable[Identity]]:

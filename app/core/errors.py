@@ -1,7 +1,10 @@
 """One error shape everywhere: {"error": {"code", "message", "request_id"}}.
 
 Services raise FolioError subclasses; the handlers here render them, plus FastAPI's validation
-errors, HTTP errors and anything unexpected (logged with the request id, never shown).
+errors, HTTP errors, an exhausted connection pool and anything unexpected (logged with the
+request id, never shown). `error_body` builds the body for every one of them, and for the ASGI
+middleware that answers before the app (app/core/middleware.py) and the SSE `error` event. The
+handler for driver errors needs the database, so `app/main.py` registers it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.logs import request_id
+from app.core.logs import request_id as current_request_id
 
 log = logging.getLogger("folio.errors")
 
@@ -87,21 +87,13 @@ class ServiceUnavailable(FolioError):
         super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_S), **(headers or {})})
 
 
-class ErrorBody(BaseModel):
-    code: str
-    message: str
-    request_id: str
+class BackendUnavailable(ServiceUnavailable):
+    """The index, the vector store or the LLM failed while answering (or condensing) a
+    question: the client gets this stable message, the log gets the type and place."""
 
+    def __init__(self, message: str = "The answering backend is unavailable, try again later"):
+        super().__init__(message)
 
-class ErrorResponse(BaseModel):
-    """The JSON body of every 4xx/5xx response."""
-
-    error: ErrorBody
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422, 429, 503)
-}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -128,7 +120,14 @@ def where(exc: BaseException) -> str:
 
 def request_id_of(request: Request) -> str:
     """The request's id (asgi-correlation-id), as in its X-Request-ID header and log lines."""
-    return request_id()
+    return current_request_id()
+
+
+def error_body(code: str, message: str, request_id: str | None = None) -> dict[str, object]:
+    """The one error shape, `{"error": {"code", "message", "request_id"}}`; the request id is
+    the current request's unless given."""
+    rid = request_id if request_id is not None else current_request_id()
+    return {"error": {"code": code, "message": message, "request_id": rid}}
 
 
 def error_response(
@@ -138,7 +137,8 @@ def error_response(
     message: str,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "request_id": request_id_of(request)}}
+    """`error_body` as a JSON response with `status` (and headers such as Retry-After)."""
+    body = error_body(code, message, request_id_of(request))
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -207,35 +207,17 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": "1"},
         )
 
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        # A driver error is either the database being away (503: retry later) or a bug (500).
-        # Ask the database itself rather than guess from the message.
-        from app.db.engine import database_problem
+    app.add_exception_handler(Exception, unexpected_error)
 
-        engine = getattr(request.app.state, "engine", None)
-        problem = await run_in_threadpool(database_problem, engine) if engine else None
-        if problem is not None:
-            log.error(
-                "database unavailable request_id=%s type=%s problem=%s",
-                request_id_of(request),
-                type(exc.orig or exc).__name__,
-                problem,
-            )
-            unavailable = ServiceUnavailable("The database is unavailable, try again later")
-            return error_response(
-                request, 503, unavailable.code, unavailable.message, unavailable.headers
-            )
-        return await _unexpected(request, exc)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # No traceback: it can carry SQL, file paths and secrets. Type and raising function
-        # (module.function:line) are enough to find the bug with the request id.
-        log.error(
-            "unhandled error request_id=%s type=%s at=%s",
-            request_id_of(request),
-            type(exc).__name__,
-            where(exc),
-        )
-        return error_response(request, 500, "internal", "Internal error")
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A 500 `internal` for anything unexpected. No traceback: it can carry SQL, file paths and
+    secrets. Type and raising function (module.function:line) are enough to find the bug with
+    the request id."""
+    log.error(
+        "unhandled error request_id=%s type=%s at=%s",
+        request_id_of(request),
+        type(exc).__name__,
+        where(exc),
+    )
+    return error_response(request, 500, "internal", "Internal error")

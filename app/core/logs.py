@@ -23,8 +23,9 @@ from typing import Any, Literal
 
 import structlog
 from asgi_correlation_id import correlation_id
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.asgi import ResponseWatch
 from app.core.metrics import route_of
 
 HANDLER_NAME = "folio-structured"
@@ -180,18 +181,11 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
             await self.app(scope, receive, watch)
         finally:
-            route = route_of(scope)
+            route, status = route_of(scope), watch.status
             level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
             self.log.log(
                 level,

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.asgi import ResponseWatch
+
 REQUESTS = Counter(
     "folio_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
 )
@@ -109,20 +111,15 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
 
-        async def timed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                route = route_of(scope)
-                LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
-            await send(message)
+        def on_start(_: Message) -> None:
+            LATENCY.labels(scope["method"], route_of(scope)).observe(time.perf_counter() - started)
 
+        watch = ResponseWatch(send, on_start)
         try:
-            await self.app(scope, receive, timed_send)
+            await self.app(scope, receive, watch)
         finally:
-            REQUESTS.labels(scope["method"], route_of(scope), str(status)).inc()
+            REQUESTS.labels(scope["method"], route_of(scope), str(watch.status)).inc()
 
 
 def route_of(scope: Scope) -> str:

@@ -15,7 +15,8 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import where
+from app.core.asgi import ResponseWatch
+from app.core.errors import error_body, where
 from app.core.logs import request_id as current_request_id
 
 log = logging.getLogger("folio.errors")
@@ -77,27 +78,7 @@ class BodySizeLimitMiddleware:
                 raise
 
     async def _reject(self, send: Send, max_bytes: int) -> None:
-        request_id = current_request_id()
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"Request body exceeds {max_bytes} bytes",
-                    "request_id": request_id,
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, "payload_too_large", f"Request body exceeds {max_bytes} bytes")
 
 
 SECURITY_HEADERS = [
@@ -166,7 +147,9 @@ class SecurityHeadersMiddleware:
         path: str = scope.get("path", "")
         query = (scope.get("query_string") or b"").decode("latin-1")
         if _has_controls(path) or _has_controls(unquote(query)):
-            await _send_error(scope, send, 400, "bad_request", "Control characters in the URL")
+            await send_error(
+                send, 400, "bad_request", "Control characters in the URL", API_ERROR_HEADERS
+            )
             return
         extra = self.headers_for(path)
 
@@ -182,9 +165,20 @@ def _has_controls(text: str) -> bool:
     return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)
 
 
-async def _send_error(scope: Scope, send: Send, status: int, code: str, message: str) -> None:
-    request_id = current_request_id()
-    body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
+# the 400 for a bad URL is sent by SecurityHeadersMiddleware itself: no one adds these after
+API_ERROR_HEADERS = [*SECURITY_HEADERS, NO_FRAMING, API_CSP]
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer with `error_body` as JSON, from middleware that runs before (or instead of) the
+    app and its exception handlers."""
+    body = json.dumps(error_body(code, message)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -192,13 +186,11 @@ async def _send_error(scope: Scope, send: Send, status: int, code: str, message:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                *SECURITY_HEADERS,
-                NO_FRAMING,
-                API_CSP,
+                *headers,
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body.encode()})
+    await send({"type": "http.response.body", "body": body})
 
 
 class UnhandledErrorMiddleware:
@@ -214,43 +206,16 @@ class UnhandledErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, watch)
         except Exception as exc:
-            if started:  # mid-stream: nothing valid can be sent any more
+            if watch.started:  # mid-stream: nothing valid can be sent any more
                 raise
-            request_id = current_request_id()
             log.error(
                 "unhandled error request_id=%s type=%s at=%s",
-                request_id,
+                current_request_id(),
                 type(exc).__name__,
                 where(exc),
             )
-            body = json.dumps(
-                {
-                    "error": {
-                        "code": "internal",
-                        "message": "Internal error",
-                        "request_id": request_id,
-                    }
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 500, "internal", "Internal error")

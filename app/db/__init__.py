@@ -1,1 +1,2 @@
-"""Relational storage: SQLModel tables, the engine, Alembic migrations."""
+"""Relational storage: SQLModel tables, the database engine and `session_scope`, Alembic
+migrations, dumps for backups."""

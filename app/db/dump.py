@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import SQLModel
 
 import app.db.models  # noqa: F401  (fills SQLModel.metadata)
-from app.db.engine import make_engine, normalise_url
+from app.db.database import make_engine, normalise_url
 from indexes.ledger import metadata as ledger_metadata
 
 VERSION_TABLE = "alembic_version"

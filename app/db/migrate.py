@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.db.engine import database_problem, make_engine
+from app.db.database import database_problem, make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -2,8 +2,9 @@
 
 The model and Qdrant release the GIL, so a handful of threads keep both cores busy; more threads
 only queue on the same cores while holding memory (and, before, database connections). Requests
-beyond `max_pending` (running + waiting) are refused at once with 503 and `Retry-After`, so an
-overload shows up as a clear, retryable answer instead of a 30 s wait or a 500.
+beyond `max_pending` (running + waiting, streams included until they end) are refused at once
+with 503 and `Retry-After`, so an overload shows up as a clear, retryable answer instead of a
+30 s wait or a 500.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextvars
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge
@@ -27,10 +28,13 @@ REFUSED = Counter("folio_answer_refused_total", "Answering requests refused by t
 
 
 class Overloaded(FolioError):
+    """Every answering slot is taken: 503 `overloaded` with Retry-After."""
+
     code, status = "overloaded", 503
 
 
 def default_workers() -> int:
+    """Two threads per core: while one waits on Qdrant or the model, the other computes."""
     return max(2, 2 * (os.cpu_count() or 1))
 
 
@@ -46,6 +50,7 @@ class AnswerPool:
 
     @property
     def pending(self) -> int:
+        """Requests admitted and not yet finished."""
         return self._pending
 
     def admit(self) -> None:
@@ -61,24 +66,71 @@ class AnswerPool:
             PENDING.set(self._pending)
 
     def release(self) -> None:
+        """Count one admitted request out."""
         with self._lock:
             self._pending -= 1
             PENDING.set(self._pending)
 
-    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """`fn(*args, **kwargs)` on a pool thread, with this request's context (request id,
-        token counters) carried over."""
-        self.admit()
+        token counters) carried over; no admission (see `run` and `Slot`)."""
+        context = contextvars.copy_context()
+        return self._executor.submit(context.run, fn, *args, **kwargs)
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Admit one request and run `fn(*args, **kwargs)` for it on a pool thread."""
+        slot = self.slot()
         try:
-            context = contextvars.copy_context()
-            future = self._executor.submit(context.run, fn, *args, **kwargs)
-        except BaseException:
-            self.release()
-            raise
-        # released when the work ends, not when the caller stops waiting (a client that hangs
-        # up does not free the thread its question is running on)
-        future.add_done_callback(lambda _: self.release())
-        return await asyncio.wrap_future(future)
+            return await slot.run(fn, *args, **kwargs)
+        finally:
+            slot.close()
+
+    def slot(self) -> Slot:
+        """Admit one request (503 when full) that may run several pieces of work (a stream)."""
+        return Slot(self)
 
     def close(self) -> None:
+        """Stop taking work; queued work is cancelled (the lifespan is ending)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Slot:
+    """One admitted request. Its work runs on the pool one piece at a time, and its place is
+    given back when it is closed and no piece is running: released when the work ends, not
+    when the caller stops waiting (a client that hangs up does not free the thread its
+    question is running on)."""
+
+    def __init__(self, pool: AnswerPool) -> None:
+        pool.admit()
+        self._pool = pool
+        self._running: Future[Any] | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # a response's background task may close it too
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` on a pool thread, for this request."""
+        if self._closed:
+            raise RuntimeError("this answering slot is closed")
+        self._running = self._pool.submit(fn, *args, **kwargs)
+        return await asyncio.wrap_future(self._running)
+
+    def close(self, then: Callable[[], object] | None = None) -> None:
+        """Give the place back once the running piece (if any) has ended; `then` runs first,
+        at that moment (e.g. closing the iterator the pieces came from). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+
+        def finish(_: object = None) -> None:
+            try:
+                if then is not None:
+                    then()
+            finally:
+                self._pool.release()
+
+        running = self._running
+        if running is None or running.done():
+            finish()
+        else:
+            running.add_done_callback(finish)

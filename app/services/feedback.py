@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 from app.core.errors import NotFound
 from app.core.textcheck import clean_text
 from app.db.models import ChatSession, Feedback, Message, utcnow
-from app.services.chat import ANONYMOUS_OWNER, owner_of
 from app.services.identity import Identity
+from app.services.sessions import ANONYMOUS_OWNER, owner_of
 
 EXPORT_FIELDS = (
     "feedback_id",

@@ -7,10 +7,11 @@ replicas out of the load balancer at once, turning a degraded service into no se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.engine import Engine
 
-from app.api.schemas import ReadyResponse
-from app.db.engine import database_problem
+from app.db.database import database_problem
 from app.services.index_holder import IndexHolder
 from app.services.ratelimit import RateLimiter
 from indexes.stores import StoreError
@@ -18,8 +19,24 @@ from indexes.stores import StoreError
 REQUIRED = ("database", "index", "vector_store")
 
 
-def readiness(*, holder: IndexHolder, engine: Engine, limiter: RateLimiter) -> ReadyResponse:
-    checks: dict[str, str] = {"database": database_problem(engine) or "ok"}
+@dataclass(frozen=True)
+class Readiness:
+    """Each dependency's state (`ok` or a short reason safe to show), the overall status and
+    how many points the vector store holds."""
+
+    status: str
+    checks: dict[str, str]
+    points: int
+
+    @property
+    def serving(self) -> bool:
+        """Whether a load balancer should send requests here (`ready` or `degraded`)."""
+        return self.status != "not_ready"
+
+
+def readiness(*, holder: IndexHolder, db_engine: Engine, limiter: RateLimiter) -> Readiness:
+    """Check the database, Redis, the index and the vector store, now."""
+    checks: dict[str, str] = {"database": database_problem(db_engine) or "ok"}
     redis = limiter.check()
     checks["redis"] = redis
     points = 0
@@ -43,4 +60,4 @@ def readiness(*, holder: IndexHolder, engine: Engine, limiter: RateLimiter) -> R
         status = "degraded"
     else:
         status = "ready"
-    return ReadyResponse(status=status, checks=checks, points=points)
+    return Readiness(status=status, checks=checks, points=points)

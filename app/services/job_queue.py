@@ -61,11 +61,11 @@ def worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def make_queue(settings: Settings, engine: Engine) -> JobQueue:
+def make_queue(settings: Settings, db_engine: Engine) -> JobQueue:
     """The Redis queue when REDIS_URL is set, else the database one."""
     if settings.api.redis_url:
-        return RedisQueue(settings, engine)
-    return DatabaseQueue(settings, engine)
+        return RedisQueue(settings, db_engine)
+    return DatabaseQueue(settings, db_engine)
 
 
 class DatabaseQueue:
@@ -74,8 +74,8 @@ class DatabaseQueue:
 
     kind = "database"
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
-        self._settings, self._engine = settings, engine
+    def __init__(self, settings: Settings, db_engine: Engine) -> None:
+        self._settings, self._db_engine = settings, db_engine
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -100,7 +100,7 @@ class DatabaseQueue:
             self._wake.clear()  # before looking: a job submitted meanwhile wakes the wait
             ran = False
             try:
-                for job_id in jobs.runnable_ids(self._engine, limit=len(self._threads) + 1):
+                for job_id in jobs.runnable_ids(self._db_engine, limit=len(self._threads) + 1):
                     if self._stopping.is_set():
                         return
                     if runner.run(job_id) is not None:
@@ -125,11 +125,11 @@ class RedisQueue:
 
     kind = "redis"
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, db_engine: Engine) -> None:
         import dramatiq
         from dramatiq.brokers.redis import RedisBroker
 
-        self._settings, self._engine = settings, engine
+        self._settings, self._db_engine = settings, db_engine
         self.queue_name = settings.jobs.queue_name
         # No default middleware: no retries (a job's failure is recorded, not re-run by the
         # broker), no time limit (a large upload embeds for minutes), no Prometheus server.
@@ -192,10 +192,10 @@ class RedisQueue:
         lease = self._settings.jobs.lease_s
         busy = self.broker.do_qsize(self.queue_name) > 0
         before = utcnow() - timedelta(seconds=lease * (10 if busy else 1))
-        ids = jobs.runnable_ids(self._engine, limit=100, sent_before=before)
+        ids = jobs.runnable_ids(self._db_engine, limit=100, sent_before=before)
         for job_id in ids:
             self._actor.send(job_id)
-        jobs.mark_sent(self._engine, ids)
+        jobs.mark_sent(self._db_engine, ids)
         if ids:
             log.info("re-queued %d jobs found runnable in the database", len(ids))
         return ids
@@ -220,15 +220,15 @@ class RedisQueue:
 
 
 def start_jobs(
-    settings: Settings, engine: Engine, *, index: Any, threads: int | None = None
+    settings: Settings, db_engine: Engine, *, index: Any, threads: int | None = None
 ) -> JobQueue:
     """The process's queue, consuming with `threads` workers (default `jobs.workers`) that
     index into `index()` (a callable: the server's index holder, or a worker's)."""
-    queue = make_queue(settings, engine)
+    queue = make_queue(settings, db_engine)
     threads = settings.jobs.workers if threads is None else threads
     if threads > 0:
         runner = JobRunner(
-            engine=engine,
+            db_engine=db_engine,
             settings=settings,
             index=index,
             worker_id=worker_id(),

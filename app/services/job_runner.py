@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app.core.errors import FolioError, ServiceUnavailable, where
 from app.core.settings import Settings
+from app.db.database import session_scope
 from app.db.models import ApiKey, Job
 from app.services import jobs
 from app.services.identity import Identity
@@ -57,14 +58,14 @@ class JobRunner:
     def __init__(
         self,
         *,
-        engine: Engine,
+        db_engine: Engine,
         settings: Settings,
         index: Callable[[], FolioIndex],
         worker_id: str,
         stopping: threading.Event | None = None,
         requeue: Callable[[str, float], None] | None = None,
     ) -> None:
-        self.engine = engine
+        self.db_engine = db_engine
         self.settings = settings
         self._index = index
         self.worker_id = worker_id
@@ -76,12 +77,12 @@ class JobRunner:
     def run(self, job_id: str) -> Outcome | None:
         """Claim and run the job; None when it is not runnable (done, or held elsewhere)."""
         cfg = self.settings.jobs
-        held = jobs.claim(self.engine, job_id, worker=self.worker_id, lease_s=cfg.lease_s)
+        held = jobs.claim(self.db_engine, job_id, worker=self.worker_id, lease_s=cfg.lease_s)
         if held is None:
             return None
         if held.job.attempts > cfg.max_attempts:
             jobs.fail(
-                self.engine,
+                self.db_engine,
                 held,
                 code="interrupted",
                 message=f"the job was interrupted {cfg.max_attempts} times (a worker stopped "
@@ -90,7 +91,7 @@ class JobRunner:
             return Outcome(job_id, jobs.FAILED)
         if held.job.attempts > 1:
             log.warning("resuming job %s (claim %d)", job_id, held.job.attempts)
-        with _Heartbeat(self.engine, held, lease_s=cfg.lease_s) as heartbeat:
+        with _Heartbeat(self.db_engine, held, lease_s=cfg.lease_s) as heartbeat:
             return self._execute(held, heartbeat)
 
     def _execute(self, held: jobs.Claim, heartbeat: _Heartbeat) -> Outcome:
@@ -98,13 +99,13 @@ class JobRunner:
         started = time.perf_counter()
         index: FolioIndex | None = None
         try:
-            data = jobs.read_input(self.engine, job.id)
+            data = jobs.read_input(self.db_engine, job.id)
             if data is None:
                 raise InputMissing("the uploaded file is gone; upload it again")
             index = self._index()
             self._check(heartbeat)
-            jobs.renew(self.engine, held, lease_s=self.settings.jobs.lease_s, stage="reading")
-            with Session(self.engine, expire_on_commit=False) as db:
+            jobs.renew(self.db_engine, held, lease_s=self.settings.jobs.lease_s, stage="reading")
+            with session_scope(self.db_engine) as db:
                 result = ingest_upload(
                     db=db,
                     index=index,
@@ -124,7 +125,7 @@ class JobRunner:
             return Outcome(job.id, "lost")
         except FolioError as exc:
             log.info("job %s failed: %s", job.id, exc.code)
-            failed = jobs.fail(self.engine, held, code=exc.code, message=exc.message)
+            failed = jobs.fail(self.db_engine, held, code=exc.code, message=exc.message)
             return self._settled(held, failed, jobs.FAILED)
         except Exception as exc:
             if self.stopping.is_set():  # the index closed under a stopping process
@@ -134,11 +135,11 @@ class JobRunner:
                 return self._release(held, STORE_RETRY_S)
             log.error("job %s failed type=%s at=%s", job.id, type(exc).__name__, where(exc))
             message = f"indexing failed ({type(exc).__name__}); the server log names job {job.id}"
-            failed = jobs.fail(self.engine, held, code="internal", message=message)
+            failed = jobs.fail(self.db_engine, held, code="internal", message=message)
             return self._settled(held, failed, jobs.FAILED)
         elapsed = time.perf_counter() - started
         log.info("job %s %s in %.1f s", job.id, result.status, elapsed)
-        finished = jobs.finish(self.engine, held, result=result.model_dump())
+        finished = jobs.finish(self.db_engine, held, result=result.model_dump())
         return self._settled(held, finished, jobs.SUCCEEDED)
 
     def _dependency_down(self, index: FolioIndex | None) -> str | None:
@@ -150,14 +151,14 @@ class JobRunner:
             except Exception:
                 return "the vector store is unreachable"
         try:
-            with self.engine.connect() as conn:
+            with self.db_engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except Exception:
             return "the database is unreachable"
         return None
 
     def _release(self, held: jobs.Claim, delay_s: float) -> Outcome:
-        if not jobs.release(self.engine, held, delay_s=delay_s):
+        if not jobs.release(self.db_engine, held, delay_s=delay_s):
             return Outcome(held.job.id, "lost")
         if self._requeue is not None:
             try:
@@ -191,7 +192,7 @@ class JobRunner:
             last = now
             share = READ_SHARE + (1 - READ_SHARE) * (done / total if total else 0.0)
             renewed = jobs.renew(
-                self.engine, held, lease_s=lease_s, stage="embedding", progress=share
+                self.db_engine, held, lease_s=lease_s, stage="embedding", progress=share
             )
             if not renewed:
                 raise ClaimLost
@@ -203,8 +204,8 @@ class _Heartbeat:
     """Renews the claim every third of the lease while the job runs (embedding a large file
     reports no progress for a while)."""
 
-    def __init__(self, engine: Engine, held: jobs.Claim, *, lease_s: float) -> None:
-        self._engine, self._held, self._lease_s = engine, held, lease_s
+    def __init__(self, db_engine: Engine, held: jobs.Claim, *, lease_s: float) -> None:
+        self._db_engine, self._held, self._lease_s = db_engine, held, lease_s
         self._done = threading.Event()
         self.lost = False
         self._thread = threading.Thread(target=self._loop, name="folio-job-lease", daemon=True)
@@ -220,7 +221,7 @@ class _Heartbeat:
     def _loop(self) -> None:
         while not self._done.wait(self._lease_s / 3):
             try:
-                if not jobs.renew(self._engine, self._held, lease_s=self._lease_s):
+                if not jobs.renew(self._db_engine, self._held, lease_s=self._lease_s):
                     self.lost = True
                     return
             except Exception as exc:  # the database away for a moment: try again next beat

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, func, select
 
 from app.core.errors import NotFound
 from app.core.settings import Settings
+from app.db.database import session_scope
 from app.db.models import ApiKey, Job, JobInput, utcnow
 from app.services.identity import Identity
 from app.services.ingest import IngestResult, owns
@@ -118,7 +119,7 @@ def owner_subjects(*, db: Session, identity: Identity) -> list[str]:
     return subjects
 
 
-# -- the claim protocol (each step one short transaction on the engine) ----------------------
+# -- the claim protocol (each step one short transaction) --------------------------------------
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Claim:
     worker: str
 
 
-def claim(engine: Engine, job_id: str, *, worker: str, lease_s: float) -> Claim | None:
+def claim(db_engine: Engine, job_id: str, *, worker: str, lease_s: float) -> Claim | None:
     """Take the job if it is runnable (queued, due, or running under an expired lease); None
     when another worker holds it or it is finished. One UPDATE: atomic on SQLite and
     PostgreSQL alike."""
@@ -150,18 +151,17 @@ def claim(engine: Engine, job_id: str, *, worker: str, lease_s: float) -> Claim 
             started_at=func.coalesce(col(Job.started_at), now),
         )
     )
-    with Session(engine) as db:
+    with session_scope(db_engine) as db:
         if db.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
             db.rollback()
             return None
         db.commit()
         job = db.get(Job, job_id)
-        db.expunge_all()
     return Claim(job=job, worker=worker) if job is not None else None
 
 
 def renew(
-    engine: Engine,
+    db_engine: Engine,
     held: Claim,
     *,
     lease_s: float,
@@ -174,18 +174,18 @@ def renew(
         values["stage"] = stage
     if progress is not None:
         values["progress"] = round(min(max(progress, 0.0), 1.0), 4)
-    return _update_held(engine, held, values)
+    return _update_held(db_engine, held, values)
 
 
-def finish(engine: Engine, held: Claim, *, result: dict[str, Any]) -> bool:
+def finish(db_engine: Engine, held: Claim, *, result: dict[str, Any]) -> bool:
     """Succeeded, with the ingest result; the input bytes are dropped."""
-    return _settle(engine, held, state=SUCCEEDED, stage="done", result=result, progress=1.0)
+    return _settle(db_engine, held, state=SUCCEEDED, stage="done", result=result, progress=1.0)
 
 
-def fail(engine: Engine, held: Claim, *, code: str, message: str) -> bool:
+def fail(db_engine: Engine, held: Claim, *, code: str, message: str) -> bool:
     """Failed, with a message safe to show (never a traceback); the input bytes are dropped."""
     return _settle(
-        engine,
+        db_engine,
         held,
         state=FAILED,
         stage="failed",
@@ -194,11 +194,11 @@ def fail(engine: Engine, held: Claim, *, code: str, message: str) -> bool:
     )
 
 
-def release(engine: Engine, held: Claim, *, delay_s: float = 0.0) -> bool:
+def release(db_engine: Engine, held: Claim, *, delay_s: float = 0.0) -> bool:
     """Back to the queue, not counted as an attempt (the server stops, the store is down):
     the next claim after `delay_s` runs it."""
     return _update_held(
-        engine,
+        db_engine,
         held,
         {
             "state": QUEUED,
@@ -211,14 +211,16 @@ def release(engine: Engine, held: Claim, *, delay_s: float = 0.0) -> bool:
     )
 
 
-def read_input(engine: Engine, job_id: str) -> bytes | None:
+def read_input(db_engine: Engine, job_id: str) -> bytes | None:
     """The uploaded bytes of an unfinished job."""
-    with Session(engine) as db:
+    with session_scope(db_engine) as db:
         row = db.get(JobInput, job_id)
         return bytes(row.data) if row is not None else None
 
 
-def runnable_ids(engine: Engine, *, limit: int, sent_before: datetime | None = None) -> list[str]:
+def runnable_ids(
+    db_engine: Engine, *, limit: int, sent_before: datetime | None = None
+) -> list[str]:
     """Jobs a worker could claim now, oldest first (`sent_before`: only those last put on the
     queue before then; the sweeper leaves recently sent ones alone)."""
     now = utcnow()
@@ -235,15 +237,15 @@ def runnable_ids(engine: Engine, *, limit: int, sent_before: datetime | None = N
         .order_by(col(Job.created_at))
         .limit(limit)
     )
-    with Session(engine) as db:
+    with session_scope(db_engine) as db:
         return list(db.exec(query).all())
 
 
-def mark_sent(engine: Engine, job_ids: list[str]) -> None:
+def mark_sent(db_engine: Engine, job_ids: list[str]) -> None:
     """Record that jobs were put on the queue again (the sweeper's bookkeeping)."""
     if not job_ids:
         return
-    with Session(engine) as db:
+    with session_scope(db_engine) as db:
         db.execute(
             sa.update(Job)
             .where(col(Job.id).in_(job_ids), col(Job.state).in_((QUEUED, RUNNING)))
@@ -259,25 +261,25 @@ def aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _update_held(engine: Engine, held: Claim, values: dict[str, Any]) -> bool:
+def _update_held(db_engine: Engine, held: Claim, values: dict[str, Any]) -> bool:
     stmt = (
         sa.update(Job)
         .where(col(Job.id) == held.job.id, Job.worker == held.worker, Job.state == RUNNING)
         .values(**values)
     )
-    with Session(engine) as db:
+    with session_scope(db_engine) as db:
         changed = db.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
         db.commit()
     return changed
 
 
-def _settle(engine: Engine, held: Claim, **values: Any) -> bool:
+def _settle(db_engine: Engine, held: Claim, **values: Any) -> bool:
     stmt = (
         sa.update(Job)
         .where(col(Job.id) == held.job.id, Job.worker == held.worker, Job.state == RUNNING)
         .values(**values, lease_until=None, finished_at=utcnow())  # `worker`: who ran it
     )
-    with Session(engine) as db:
+    with session_scope(db_engine) as db:
         if db.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
             db.rollback()
             return False

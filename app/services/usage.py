@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 from prometheus_client import Gauge
 from sqlalchemy import func
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput
@@ -50,6 +49,7 @@ def _day_start(now: datetime) -> datetime:
 
 
 def cost_today(*, db: Session, now: datetime | None = None) -> float:
+    """Priced usage since 00:00 UTC, summed in the database."""
     start = _day_start(now or utcnow())
     total = db.exec(
         select(func.coalesce(func.sum(UsageRecord.cost_usd), 0.0)).where(
@@ -74,6 +74,7 @@ class TodayCost:
         self._cached: dict[str, tuple[date, float, float]] = {}  # db url -> (day, total, read at)
 
     def get(self, db: Session, now: datetime | None = None) -> float:
+        """Today's cost on `db`'s database (summed again when the last sum is stale)."""
         now = now or utcnow()
         key = str(db.get_bind().url)
         with self._lock:
@@ -119,11 +120,12 @@ def llm_allowed(*, db: Session, settings: Settings) -> bool:
     return settings.usage.over_budget != "extractive" or not over_budget(db=db, settings=settings)
 
 
-def record_usage(
-    *, db: Session, settings: Settings, identity: Identity, endpoint: str, answer: Answer
+def usage_record(
+    *, settings: Settings, identity: Identity, endpoint: str, answer: Answer
 ) -> UsageRecord:
-    """Store what one request cost; warn (log + metric) when the daily budget is crossed."""
-    record = UsageRecord(
+    """What one request cost, priced, as a row to add (the caller commits it, then calls
+    `count_usage`)."""
+    return UsageRecord(
         subject=identity.subject,
         key_id=identity.key.id if identity.key else None,
         user_id=identity.user.id if identity.user else None,
@@ -134,8 +136,11 @@ def record_usage(
         cost_usd=price(settings=settings, usage=answer.usage, mode=answer.mode),
         cached=answer.cached,
     )
-    db.add(record)
-    db.commit()
+
+
+def count_usage(*, db: Session, settings: Settings, record: UsageRecord) -> None:
+    """After `record` is committed: token and cost metrics, today's cost, and a warning (log +
+    metric) when this request crossed the daily budget."""
     for kind in ("prompt", "completion", "embedding"):
         TOKENS.labels(kind).inc(getattr(record, f"{kind}_tokens"))
     COST.inc(record.cost_usd)
@@ -148,12 +153,6 @@ def record_usage(
         OVER_BUDGET.set(1 if crossed else 0)
         if crossed and today - record.cost_usd < budget:  # this request crossed it
             log.warning("daily budget crossed cost_today=%.4f budget=%.4f", today, budget)
-    return record
-
-
-def record_usage_on(engine: Engine, **kwargs: Any) -> UsageRecord:
-    with Session(engine, expire_on_commit=False) as db:
-        return record_usage(db=db, **kwargs)
 
 
 def usage_report(

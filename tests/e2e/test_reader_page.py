@@ -109,7 +109,7 @@ def test_follow_up_in_the_same_session_with_feedback(server, open_page) -> None:
     with httpx.Client(base_url=base) as client:
         messages = client.get(f"/sessions/{session_id}").json()["messages"]
     assert [m["question"] for m in messages] == ["What is a levain?", "How do I build it?"]
-    with Session(app.state.engine) as db:
+    with Session(app.state.db_engine) as db:
         ratings = {f.message_id: f.rating for f in db.exec(select(Feedback)).all()}
     assert ratings.get(messages[1]["id"]) == -1
 

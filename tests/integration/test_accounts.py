@@ -50,7 +50,7 @@ async def test_register_login_policy_and_bcrypt(tmp_path: Path, caplog) -> None:
             "/auth/login", json={"email": "nobody@example.com", "password": PASSWORD}
         )
         assert r.status_code == 401 and r.json()["error"]["message"] == "Wrong email or password"
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             user = db.exec(select(User)).one()
             assert user.password_hash.startswith("$2b$") and PASSWORD not in user.password_hash
     assert PASSWORD not in caplog.text
@@ -138,7 +138,7 @@ async def test_totp_enroll_confirm_required_no_replay_recovery(tmp_path: Path) -
         ).status_code == 401
         from app.db.models import RecoveryCode
 
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             hashes = [c.code_hash for c in db.exec(select(RecoveryCode))]
         assert recovery[1] not in hashes and len(hashes) == 10
 
@@ -152,7 +152,7 @@ async def test_totp_enrollment_needs_the_password(tmp_path: Path) -> None:
         assert r.status_code == 422
         r = await client.post("/auth/totp/enroll", json={"password": "guess"}, headers=bearer)
         assert r.status_code == 401 and r.json()["error"]["message"] == "Wrong password"
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             assert db.exec(select(User)).one().totp_secret is None
         r = await client.post("/auth/totp/enroll", json={"password": PASSWORD}, headers=bearer)
         assert r.status_code == 200
@@ -163,7 +163,7 @@ async def test_totp_secret_is_encrypted_at_rest_and_the_db_file_is_0600(tmp_path
     import stat
 
     from app.core.security import decrypt_totp_secret, totp_data_key
-    from app.db.engine import sqlite_path
+    from app.db.database import sqlite_path
 
     settings = make_settings(tmp_path)
     async with running(settings) as client:
@@ -174,7 +174,7 @@ async def test_totp_secret_is_encrypted_at_rest_and_the_db_file_is_0600(tmp_path
             "/auth/totp/confirm", json={"code": pyotp.TOTP(secret).now()}, headers=bearer
         )
         assert r.status_code == 200
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             user = db.exec(select(User)).one()
         assert user.totp_secret.startswith("v1:") and secret not in user.totp_secret
         key = totp_data_key(settings.auth.pepper())
@@ -195,7 +195,7 @@ def test_existing_world_readable_sqlite_file_is_tightened(tmp_path: Path) -> Non
     import os
     import stat
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     path = tmp_path / "old.db"
     path.touch(mode=0o644)
@@ -226,7 +226,7 @@ async def test_look_alike_emails_do_not_make_a_second_account(
         assert r.status_code == 201
         r = await client.post("/auth/register", json={"email": variant, "password": PASSWORD})
         assert r.status_code == status, r.text
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             assert db.exec(select(User.email)).all() == [EMAIL]
         if status == 409:  # the folded spelling logs in to the one account
             r = await client.post("/auth/login", json={"email": variant, "password": PASSWORD})

@@ -71,8 +71,12 @@ async def test_unrelated_question_says_not_found(client):
 
 
 async def test_top_k_limits_sources(client):
+    """`top_k` is how many passages come back: 2 when asked for 2, while the same question
+    without it gets more (config top_k 5), so the limit, not a short result, makes it 2."""
+    default = (await client.post("/query", json={"query": "starter feeding"})).json()
     body = (await client.post("/query", json={"query": "starter feeding", "top_k": 2})).json()
-    assert len(body["sources"]) <= 2
+    assert len(default["sources"]) > 2
+    assert body["found"] and [s["n"] for s in body["sources"]] == [1, 2]
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ async def _key_lifecycle(settings) -> None:
         assert r.status_code == 200
 
         # Only a hash is stored; the listing never shows the key.
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             rows = db.exec(select(ApiKey)).all()
             assert all(ingest_key["key"] not in (r.key_hash + r.prefix) for r in rows)
             row = db.get(ApiKey, ingest_key["id"])
@@ -66,7 +66,7 @@ async def _key_lifecycle(settings) -> None:
         for key in (ingest_key["key"], new_key["key"]):
             r = await client.post("/ingest", json=DOC, headers={"X-API-Key": key})
             assert r.status_code == 200
-        with Session(client.app.state.engine) as db:  # the grace period ends...
+        with Session(client.app.state.db_engine) as db:  # the grace period ends...
             row = db.get(ApiKey, ingest_key["id"])
             row.expires_at = utcnow() - timedelta(seconds=1)
             db.add(row)

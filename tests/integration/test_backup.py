@@ -20,10 +20,10 @@ from sqlmodel import SQLModel
 
 from app.core.settings import Settings, load_settings
 from app.db import migrate
-from app.db.engine import make_engine
+from app.db.database import make_engine
 from app.main import create_app
-from app.services.backup import BackupFailed, create_backup, list_archives
-from app.services.restore import restore_backup
+from app.ops.backup import BackupFailed, create_backup, list_archives
+from app.ops.restore import restore_backup
 from indexes.folio_index import FolioIndex
 from indexes.ledger import metadata as ledger_metadata
 from tests.utils.builders import write_config

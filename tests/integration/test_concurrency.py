@@ -157,3 +157,61 @@ def test_overload_is_503_with_retry_after_never_500(tmp_path, minilm):
         if r.status_code == 503:
             assert r.json()["error"]["code"] == "overloaded"
             assert r.headers["retry-after"] == "1"
+
+
+class _SlowStreamIndex(_SlowIndex):
+    """Streams only once the test opens the gate."""
+
+    def stream(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._gate.wait(30)
+        yield from self._inner.stream(*args, **kwargs)
+
+
+def test_streams_are_admitted_and_hold_their_place_until_they_end(tmp_path, minilm):
+    """Regression (issue 22): `/query/stream` ran on FastAPI's threadpool with no admission
+    limit. Now a stream takes a place in the answer pool until it ends: with `max_pending: 2`
+    and two streams running, a third stream and a /query get 503 `overloaded` + Retry-After at
+    once; when the streams end their places are free again."""
+    from app.main import create_app
+    from indexes.folio_index import FolioIndex
+
+    gate = threading.Event()
+    settings = make_settings(
+        tmp_path,
+        api={"rate_limit_per_minute": 1000, "max_pending": 2, "answer_workers": 2},
+        cache={"enabled": False},
+    )
+
+    def factory(cfg, **kw):  # type: ignore[no-untyped-def]
+        return _SlowStreamIndex(FolioIndex(cfg, embed_model=minilm, **kw), gate)
+
+    app = create_app(settings, index_factory=factory)
+
+    async def scenario(base: str) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+
+            async def read(q: str) -> httpx.Response:
+                async with client.stream("POST", "/query/stream", json={"query": q}) as r:
+                    await r.aread()
+                    return r
+
+            streams = [asyncio.ensure_future(read(f"levain {i}?")) for i in range(2)]
+            await asyncio.sleep(1.0)  # both admitted, waiting for the model
+            assert app.state.answer_pool.pending == 2
+            refused = [
+                await client.post("/query/stream", json={"query": "levain?"}),
+                await client.post("/query", json={"query": "levain?"}),
+            ]
+            for r in refused:
+                assert r.status_code == 503, r.text
+                assert r.json()["error"]["code"] == "overloaded"
+                assert r.headers["retry-after"] == "1"
+            gate.set()
+            for r in await asyncio.gather(*streams):
+                assert r.status_code == 200 and "event: done" in r.text
+            assert app.state.answer_pool.pending == 0
+            again = await client.post("/query/stream", json={"query": "levain?"})
+            assert again.status_code == 200 and "event: done" in again.text
+
+    with serve_in_thread(app) as base:
+        asyncio.run(scenario(base))

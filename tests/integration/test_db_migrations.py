@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import app.db.models  # noqa: F401
 from app.db import migrate
-from app.db.engine import make_engine
+from app.db.database import make_engine
 from indexes import ledger
 from tests.utils.builders import REPO
 from tests.utils.services import fresh_pg_schema, postgres_url_or_skip

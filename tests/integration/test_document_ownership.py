@@ -54,7 +54,7 @@ async def test_a_rotated_key_keeps_ownership(tmp_path):
         alice = await _key(client, ["ingest"])
         assert (await client.post("/ingest", json=DOC, headers=_h(alice))).status_code == 200
         r = await client.post(f"/keys/{alice['id']}/rotate", json={}, headers=admin())
-        assert r.status_code in (200, 201), r.text
+        assert r.status_code == 200, r.text  # a rotation answers 200 (creating a key: 201)
         successor = {"X-API-Key": r.json()["key"]}
         changed = {**DOC, "content": "Salt tightens gluten; use 2 percent of the flour weight."}
         r = await client.post("/ingest", json=changed, headers=successor)

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from app.main import create_app
 from indexes.folio_index import FolioIndex
 from tests.utils.services import redis_url_or_skip
+from tests.utils.sse import iter_events
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +94,31 @@ async def test_not_found_is_cached_for_the_same_question_only(client) -> None:
     assert again["answer"] == first["answer"]
     near = await _ask(client, "What's the airspeed velocity of an unladen swallow?")
     assert near["cached"] is False and len(calls) == 2  # similar is not the same: searched
+
+
+async def _stream(client, path: str, q: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    async with client.stream("POST", path, json={"query": q}) as r:
+        assert r.status_code == 200, await r.aread()
+        await r.aread()
+        return list(iter_events(r))
+
+
+async def test_streams_use_the_cache_and_fill_it(client) -> None:
+    """Regression (issue 22): `/query/stream` and the session stream never asked the FAQ
+    cache. A question the cache knows is now streamed as one delta, then `done` with
+    `cached: true`; a streamed miss is stored like a /query miss."""
+    first = await _ask(client, "What is autolyse?")
+    events = await _stream(client, "/query/stream", "what is autolyse")
+    assert [name for name, _ in events] == ["delta", "done"]
+    done = events[-1][1]
+    assert done["cached"] is True and done["answer"] == first["answer"]
+    assert events[0][1]["text"] == first["answer"] and done["sources"] == first["sources"]
+
+    sid = (await client.post("/sessions")).json()["id"]
+    events = await _stream(client, f"/sessions/{sid}/messages/stream", "What is autolyse?")
+    assert events[-1][1]["cached"] is True and events[-1][1]["message_id"]
+
+    streamed = await _stream(client, "/query/stream", "How do I score the loaf?")
+    assert streamed[-1][0] == "done" and streamed[-1][1]["cached"] is False
+    again = await _ask(client, "How do I score the loaf?")
+    assert again["cached"] is True and again["answer"] == streamed[-1][1]["answer"]

@@ -84,7 +84,7 @@ async def test_errors_and_logs_leak_no_trace_sql_path_or_secret(tmp_path: Path, 
         key = (
             await client.post("/keys", json={"name": "k", "scopes": ["ingest"]}, headers=admin())
         ).json()["key"]
-        with client.app.state.engine.begin() as conn:
+        with client.app.state.db_engine.begin() as conn:
             conn.execute(sa.text("DROP TABLE api_keys"))
         responses = [
             await client.post(
@@ -162,7 +162,7 @@ async def test_sql_injection_payloads_change_nothing(tmp_path: Path) -> None:
             for call in calls:
                 r = await call
                 assert r.status_code < 500, (p, r.request.url, r.text)
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             emails = db.exec(select(User.email)).all()
             assert "real@example.com" in emails
             assert all("'" not in e or e.endswith("@x.example") for e in emails)
@@ -211,7 +211,7 @@ async def test_huge_numbers_and_dates_are_4xx_and_rotation_is_atomic(tmp_path: P
         for path in ("/keys/99999999999999999999/rotate", "/messages/2147483648/feedback"):
             r = await client.post(path, json={"grace": "1h", "rating": 1}, headers=admin())
             assert_error_shape(r, 422, "validation_error")
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             keys = db.exec(select(ApiKey)).all()
             assert len(keys) == 1 and keys[0].replaced_by_id is None  # no successor left over
         r = await client.post(f"/keys/{key['id']}/rotate", json={"grace": "365d"}, headers=admin())
@@ -315,7 +315,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None
     now believes it only from `api.trusted_proxies` (empty by default)."""
     import httpx
 
-    from app.cli_common import uvicorn_options
+    from app.cli.common import uvicorn_options
     from app.main import create_app
     from tests.utils.apps import mock_index
     from tests.utils.http import serve_in_thread

@@ -50,7 +50,7 @@ async def test_a_large_upload_returns_202_and_the_job_reports_its_result(tmp_pat
         assert job["finished_at"] >= job["started_at"] >= job["created_at"]
         index = client.app.state.index_holder.get()
         assert index.document("api:autolyse.md").chunk_count == job["result"]["chunks"]
-        with Session(client.app.state.engine) as db:  # the bytes are not kept once it ended
+        with Session(client.app.state.db_engine) as db:  # the bytes are not kept once it ended
             assert db.get(JobInput, queued["id"]) is None
         # the same file again: a job whose result is `unchanged`
         r = await client.post("/documents", files=_upload(), data={"book": "B"}, headers=admin())
@@ -115,17 +115,17 @@ async def test_a_crashed_run_is_resumed_once_and_not_duplicated(tmp_path):
     settings = _settings(tmp_path, jobs={"lease_s": 2})
     async with running(settings, job_workers=0) as client:
         job_id = (await client.post("/documents", files=_upload(), headers=admin())).json()["id"]
-        dead = jobs.claim(client.app.state.engine, job_id, worker="dead-host:1:x", lease_s=0.5)
+        dead = jobs.claim(client.app.state.db_engine, job_id, worker="dead-host:1:x", lease_s=0.5)
         assert dead is not None
         # while its lease holds, nobody else can take it
-        assert jobs.claim(client.app.state.engine, job_id, worker="other", lease_s=5) is None
+        assert jobs.claim(client.app.state.db_engine, job_id, worker="other", lease_s=5) is None
     async with running(settings) as client:
         job = await wait_for_job(client, job_id)
         assert job["state"] == "succeeded" and job["attempts"] == 2
         index = client.app.state.index_holder.get()
         assert index.point_count() == index.document("api:autolyse.md").chunk_count
         # the dead worker's late outcome cannot overwrite the record
-        assert not jobs.fail(client.app.state.engine, dead, code="x", message="late")
+        assert not jobs.fail(client.app.state.db_engine, dead, code="x", message="late")
         assert (await client.get(f"/jobs/{job_id}", headers=admin())).json()["state"] == (
             "succeeded"
         )
@@ -135,7 +135,7 @@ async def test_a_job_that_keeps_crashing_fails_after_max_attempts(tmp_path):
     settings = _settings(tmp_path, jobs={"lease_s": 2, "max_attempts": 2})
     async with running(settings, job_workers=0) as client:
         job_id = (await client.post("/documents", files=_upload(), headers=admin())).json()["id"]
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             job = db.get(Job, job_id)
             job.state, job.attempts, job.worker = "running", 2, "crashed"
             job.lease_until = utcnow() - timedelta(seconds=1)
@@ -149,7 +149,7 @@ async def test_a_job_that_keeps_crashing_fails_after_max_attempts(tmp_path):
 
 def test_only_one_of_many_concurrent_claims_wins(tmp_path):
     from app.db import migrate
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     settings = _settings(tmp_path)
     migrate.upgrade(settings.database.url, key_pepper="p" * 32)
@@ -248,7 +248,7 @@ async def test_a_job_waits_while_the_store_is_down_and_runs_when_it_is_back(tmp_
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            engine = app.state.engine
+            engine = app.state.db_engine
             job_id = _insert_job(engine, LONG_MD, "autolyse.md")
             app.state.job_queue.submit(job_id)
             await asyncio.sleep(1.0)
@@ -297,14 +297,14 @@ async def test_a_store_failing_mid_job_puts_the_job_back_not_failed(tmp_path):
         job_id = (await client.post("/documents", files=_upload(), headers=admin())).json()["id"]
         deadline = time.monotonic() + 30  # claimed, embedded, failed to write, released
         while time.monotonic() < deadline:
-            with Session(client.app.state.engine) as db:
+            with Session(client.app.state.db_engine) as db:
                 job = db.get(Job, job_id)
             if job.started_at is not None and job.state != "running":
                 break
             await asyncio.sleep(0.05)
         assert (job.state, job.attempts, job.error_code) == ("queued", 0, None)
         down.clear()
-        with Session(client.app.state.engine) as db:  # skip the 10 s back-off
+        with Session(client.app.state.db_engine) as db:  # skip the 10 s back-off
             job = db.get(Job, job_id)
             job.enqueued_at = utcnow()
             db.add(job)
@@ -367,7 +367,7 @@ async def shutdown_mid_job_then_restart(settings) -> None:  # type: ignore[no-un
         job_id = r.json()["id"]
         seen = await _poll(client, job_id, lambda s: s[1] == "embedding" and s[2] > 0.1)
         assert seen[-1][0] == "running"
-    with Session(client.app.state.engine) as db:
+    with Session(client.app.state.db_engine) as db:
         job = db.get(Job, job_id)
         assert (job.state, job.attempts, job.lease_until) == ("queued", 0, None)
     async with running(settings) as client:
@@ -425,7 +425,7 @@ def test_folio_jobs_lists_and_shows_jobs(tmp_path):
 
 def test_purge_deletes_only_finished_jobs_older_than_the_cutoff(tmp_path):
     from app.db import migrate
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     settings = _settings(tmp_path)
     migrate.upgrade(settings.database.url, key_pepper="p" * 32)

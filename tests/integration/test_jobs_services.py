@@ -104,7 +104,7 @@ def test_two_worker_processes_share_the_queue_and_run_each_job_once(tmp_path):
     job runs exactly once, in one of them. (Each worker indexes into its own folder here; in
     production they share a Qdrant server, which is why `folio worker` requires one.)"""
     from app.db import migrate
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
     from app.services.identity import Identity
     from app.services.job_queue import RedisQueue
     from app.services.jobs import new_job
@@ -215,7 +215,7 @@ async def test_jobs_on_postgres_survive_a_restart_and_run_once(tmp_path):
 
 def test_only_one_of_many_concurrent_claims_wins_on_postgres():
     from app.db import migrate
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     with fresh_pg_schema(postgres_url_or_skip()) as url:
         migrate.upgrade(url, key_pepper="p" * 32)

@@ -185,7 +185,7 @@ async def test_oidc_never_links_by_email_and_totp_still_applies(
         )
         assert r.status_code == 409 and "access_token" not in r.text
         assert "/auth/oauth/fake/link" in r.json()["error"]["message"]
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             assert db.exec(select(func.count()).select_from(OAuthIdentity)).one() == 0
 
         # 2. Linking is explicit: logged in, and the password again.

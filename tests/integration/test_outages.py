@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.db.engine import sqlite_path
+from app.db.database import sqlite_path
 from tests.utils.apps import make_settings, running
 from tests.utils.http import assert_error_shape, free_port
 from tests.utils.sse import iter_events
@@ -82,7 +82,7 @@ async def test_sqlite_database_gone_gives_503_and_not_ready(tmp_path: Path) -> N
         path = sqlite_path(settings.database.url)
         assert path is not None and path.parent == db_dir
         shutil.rmtree(db_dir)
-        client.app.state.engine.dispose()  # new connections, as after the pool recycles
+        client.app.state.db_engine.dispose()  # new connections, as after the pool recycles
         _assert_503(await client.post("/auth/login", json=CREDS))
         _assert_503(await client.post("/auth/register", json={**CREDS, "email": "b@example.com"}))
         _assert_503(await client.post("/query", json=Q))
@@ -103,9 +103,11 @@ async def test_postgres_on_a_closed_port_gives_503(tmp_path: Path) -> None:
         # credentials are looked up on a worker thread: that lookup failing is a 503 too
         key = {"X-API-Key": "fk_0123456789ab_" + "a" * 40}  # well formed: it needs a lookup
         _assert_503(await client.post("/query", json=Q, headers=key))
+        # a token that is not a valid JWT is refused before any lookup: 401, database or not
         bearer = {"Authorization": "Bearer not.a.real.jwt"}
         response = await client.post("/query", json=Q, headers=bearer)
-        assert response.status_code in (401, 503), response.text  # bad token: no lookup needed
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "unauthorized"
         ready = await client.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "unreachable (OperationalError)"

@@ -111,12 +111,31 @@ async def test_list_is_newest_first_and_paginated(tmp_path: Path) -> None:
         assert page1["data"][0]["title"] == "hi?"
 
 
+async def test_a_turn_stores_message_and_usage_in_one_commit(tmp_path: Path) -> None:
+    """Regression (issue 22): a session turn went back and forth (check session, condense,
+    answer, record) with three database commits. Now it reads once (session, history, budget),
+    answers with no connection held, and commits the message with its usage record at once."""
+    from sqlalchemy import event
+
+    async with running(make_settings(tmp_path)) as client:
+        sid = (await client.post("/sessions")).json()["id"]
+        commits: list[str] = []
+        event.listen(client.app.state.db_engine, "commit", lambda conn: commits.append("c"))
+        r = await client.post(f"/sessions/{sid}/messages", json={"query": "What is salt?"})
+        assert r.status_code == 200, r.text
+        assert len(commits) == 1
+        detail = (await client.get(f"/sessions/{sid}")).json()
+        assert [m["id"] for m in detail["messages"]] == [r.json()["id"]]
+        usage = (await client.get("/usage", headers=admin())).json()["total"]
+        assert usage["requests"] == 1
+
+
 async def test_idle_sessions_expire_and_purge_deletes_them(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, api={"session_timeout_hours": 2})
     async with running(settings) as client:
         key = await _key(client, ["query"])
         old, fresh = [(await client.post("/sessions", headers=key)).json()["id"] for _ in "ab"]
-        with Session(client.app.state.engine) as db:
+        with Session(client.app.state.db_engine) as db:
             row = db.get(ChatSession, old)
             row.last_active_at = utcnow() - timedelta(hours=2, minutes=1)
             db.add(row)

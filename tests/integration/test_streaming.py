@@ -139,13 +139,18 @@ def test_error_mid_stream_ends_with_an_error_event(tmp_path) -> None:
 
 
 def test_client_disconnect_stops_the_work(tmp_path) -> None:
-    with serve_in_thread(_scripted_app(tmp_path, fail=False)) as base:
+    """A client that goes away stops the answer after the piece in flight, and its place in
+    the answer pool is given back (else hung-up streams would fill the admission limit)."""
+    app = _scripted_app(tmp_path, fail=False)
+    with serve_in_thread(app) as base:
         with httpx.Client(base_url=base, timeout=30) as client:
             with client.stream("POST", "/query/stream", json={"query": "q?"}) as r:
                 first = next(iter_events(r))
                 assert first == ("delta", {"text": "piece 0 ", "text_html": "piece 0 "})
+                assert app.state.answer_pool.pending == 1
             # leaving the block closes the connection after one event
         assert _ScriptedIndex.closed.wait(5), "the index iterator was not closed"
         produced = _ScriptedIndex.produced
         time.sleep(1.0)
         assert _ScriptedIndex.produced == produced < 10  # nothing ran after the disconnect
+        assert app.state.answer_pool.pending == 0

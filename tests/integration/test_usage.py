@@ -130,7 +130,7 @@ def test_todays_cost_is_summed_once_per_window_and_sees_other_replicas(tmp_path)
     from sqlalchemy import event
     from sqlmodel import Session
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
     from app.db.migrate import upgrade
     from app.db.models import UsageRecord
     from app.services.usage import TodayCost

@@ -12,7 +12,7 @@ import threading
 
 def main(config: str) -> None:
     from app.core.settings import load_settings
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
     from app.services.job_queue import start_jobs
     from tests.utils.apps import mock_index
 

@@ -19,7 +19,7 @@ def postgres_url_or_skip() -> str:
         pytest.skip("FOLIO_TEST_POSTGRES_URL is not set (run .ci/run for the PostgreSQL tests)")
     import sqlalchemy as sa
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     engine = make_engine(url)
     try:
@@ -37,7 +37,7 @@ def fresh_pg_schema(url: str) -> Iterator[str]:
     """A URL whose search_path is a new empty schema, dropped afterwards: tests stay independent."""
     import sqlalchemy as sa
 
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(url)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app.api.auth_schemas import (
+from app.api.deps import AuthRateLimit, CurrentUser, DbDep, LimiterDep, SettingsDep
+from app.api.schemas.auth import (
     LoginRequest,
     MfaRequest,
     RecoveryCodes,
@@ -16,10 +17,9 @@ from app.api.auth_schemas import (
     TotpConfirmRequest,
     TotpEnrollment,
     TotpEnrollRequest,
-    UserPublic,
 )
-from app.api.deps import AuthRateLimit, CurrentUser, DbDep, LimiterDep, SettingsDep
-from app.core.errors import ERROR_RESPONSES
+from app.api.schemas.errors import ERROR_RESPONSES
+from app.api.schemas.users import UserPublic
 from app.services import tokens, users
 from app.services.mfa import complete_mfa
 from app.services.ratelimit import hit_account

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Header, Request
 
 from app.api.deps import IndexDep
 from app.core.errors import Unauthorized
-from app.services.backup import export_vectors_in_storage
-from app.services.handoff import HANDOFF_HEADER
+from app.ops.backup import export_vectors_in_storage
+from app.ops.handoff import HANDOFF_HEADER
 
 router = APIRouter(tags=["admin"])
 

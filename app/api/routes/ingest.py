@@ -15,10 +15,15 @@ from app.api.deps import (
     IngestScope,
     SettingsDep,
 )
-from app.api.schemas import DeleteResponse, DocumentsPublic, IngestRequest, IngestResponse
-from app.core.errors import ERROR_RESPONSES
+from app.api.schemas.documents import (
+    DeleteResponse,
+    DocumentsPublic,
+    IngestRequest,
+    IngestResponse,
+)
+from app.api.schemas.errors import ERROR_RESPONSES
+from app.ops.reindex import reindex_events
 from app.services.ingest import delete_document, ingest_content, list_documents
-from app.services.reindex import reindex_events
 
 router = APIRouter(tags=["ingest"], responses=ERROR_RESPONSES)
 

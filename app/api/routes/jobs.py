@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.deps import CurrentIdentity, DbDep, IngestScope
-from app.api.job_schemas import JobPublic, JobsPublic
-from app.core.errors import ERROR_RESPONSES
+from app.api.schemas.errors import ERROR_RESPONSES
+from app.api.schemas.jobs import JobPublic, JobsPublic
 from app.services.jobs import get_job, list_jobs
 
 router = APIRouter(tags=["ingest"], responses=ERROR_RESPONSES, dependencies=[IngestScope])

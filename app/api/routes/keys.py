@@ -1,14 +1,13 @@
-"""API keys and user management (scope `admin`)."""
+"""API keys (scope `admin`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.api.auth_schemas import KeyCreate, KeyCreated, KeyPublic, KeyRotate, KeysPublic, UserPublic
 from app.api.deps import AdminScope, DbDep, IdPath, SettingsDep
-from app.core.errors import ERROR_RESPONSES
+from app.api.schemas.errors import ERROR_RESPONSES
+from app.api.schemas.keys import KeyCreate, KeyCreated, KeyPublic, KeyRotate, KeysPublic
 from app.services import keys as key_service
-from app.services import users as user_service
 
 router = APIRouter(tags=["admin"], responses=ERROR_RESPONSES, dependencies=[AdminScope])
 
@@ -46,18 +45,3 @@ def rotate_key(key_id: IdPath, body: KeyRotate, db: DbDep, settings: SettingsDep
 def revoke_key(key_id: IdPath, db: DbDep) -> KeyPublic:
     """Revoke at once."""
     return KeyPublic.of(key_service.revoke_key(db=db, key_id=key_id))
-
-
-@router.get("/users", response_model=list[UserPublic])
-def list_users(db: DbDep) -> list[UserPublic]:
-    """All accounts."""
-    return [
-        UserPublic.model_validate(u, from_attributes=True) for u in user_service.list_users(db=db)
-    ]
-
-
-@router.post("/users/{user_id}/deactivate", response_model=UserPublic)
-def deactivate_user(user_id: IdPath, db: DbDep) -> UserPublic:
-    """Block an account from logging in and using its tokens."""
-    user = user_service.set_user_active(db=db, user_id=user_id, active=False)
-    return UserPublic.model_validate(user, from_attributes=True)

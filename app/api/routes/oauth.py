@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from app.api.auth_schemas import OAuthLinkRequest, OAuthLinkStart
 from app.api.deps import AuthRateLimit, CurrentUser, DbDep, LimiterDep, SettingsDep
-from app.core.errors import ERROR_RESPONSES
+from app.api.schemas.auth import OAuthLinkRequest, OAuthLinkStart
+from app.api.schemas.errors import ERROR_RESPONSES
 from app.services import oauth
 from app.services.ratelimit import hit_account
 from app.services.tokens import MfaChallenge, TokenPair

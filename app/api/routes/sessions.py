@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from sse_starlette.sse import EventSourceResponse
 
-from app.api.chat_schemas import (
+from app.api.deps import (
+    AnswererDep,
+    CurrentIdentity,
+    DbDep,
+    QueryAccess,
+    QueryRateLimit,
+    SettingsDep,
+    WriteRateLimit,
+)
+from app.api.routes.query import render_answer
+from app.api.schemas.base import escaped
+from app.api.schemas.errors import ERROR_RESPONSES
+from app.api.schemas.sessions import (
     MessagePublic,
     MessageRequest,
     SessionDetail,
     SessionPublic,
     SessionsPublic,
 )
-from app.api.deps import (
-    AnswerPoolDep,
-    CurrentIdentity,
-    DbDep,
-    EngineDep,
-    FaqCacheDep,
-    IndexDep,
-    QueryAccess,
-    QueryRateLimit,
-    SettingsDep,
-    WriteRateLimit,
-)
-from app.core.errors import ERROR_RESPONSES
+from app.api.sse import SSE_RESPONSE, sse_response
 from app.core.settings import Settings
 from app.db.models import ChatSession, Message
-from app.services import chat
-from app.services.query import in_session
+from app.services import sessions as session_service
+from app.services.answering import AnswerStream
+from app.services.sessions import aware, expires_at
+from indexes.answers import Answer
 
 MAX_OFFSET = 1_000_000  # beyond any real history; bigger numbers overflow the driver (422)
 
@@ -37,18 +40,20 @@ router = APIRouter(tags=["sessions"], responses=ERROR_RESPONSES, dependencies=[Q
 
 
 def session_public(session: ChatSession, settings: Settings) -> SessionPublic:
+    """A session as the API shows it (times in UTC, with when it expires)."""
     return SessionPublic(
         id=session.id,
         title=session.title,
-        created_at=chat.aware(session.created_at),
-        last_active_at=chat.aware(session.last_active_at),
-        expires_at=chat.expires_at(session, settings),
+        created_at=aware(session.created_at),
+        last_active_at=aware(session.last_active_at),
+        expires_at=expires_at(session, settings),
     )
 
 
 def message_public(message: Message) -> MessagePublic:
+    """A stored message as the API shows it."""
     return MessagePublic.model_validate(
-        {**message.model_dump(), "created_at": chat.aware(message.created_at)}
+        {**message.model_dump(), "created_at": aware(message.created_at)}
     )
 
 
@@ -57,7 +62,7 @@ def message_public(message: Message) -> MessagePublic:
 )
 def create_session(identity: CurrentIdentity, db: DbDep, settings: SettingsDep) -> SessionPublic:
     """Start a conversation. Anonymous readers keep the returned `id` to continue it."""
-    return session_public(chat.create_session(db=db, identity=identity), settings)
+    return session_public(session_service.create_session(db=db, identity=identity), settings)
 
 
 @router.get("/sessions", response_model=SessionsPublic)
@@ -69,7 +74,7 @@ def list_sessions(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> SessionsPublic:
     """The caller's own live sessions, most recently active first (logged in or API key)."""
-    rows, total = chat.list_sessions(
+    rows, total = session_service.list_sessions(
         db=db, settings=settings, identity=identity, limit=limit, offset=offset
     )
     return SessionsPublic(
@@ -83,8 +88,10 @@ def get_session(
 ) -> SessionDetail:
     """One session with its messages and their sources. 404 `session_expired` once idle
     longer than `SESSION_TIMEOUT_HOURS`; 404 `not_found` for anyone else's session."""
-    session = chat.get_session(db=db, settings=settings, identity=identity, session_id=session_id)
-    messages = chat.session_messages(db=db, session=session)
+    session = session_service.get_session(
+        db=db, settings=settings, identity=identity, session_id=session_id
+    )
+    messages = session_service.session_messages(db=db, session=session)
     return SessionDetail(
         **session_public(session, settings).model_dump(),
         messages=[message_public(m) for m in messages],
@@ -96,7 +103,9 @@ def delete_session(
     session_id: str, identity: CurrentIdentity, db: DbDep, settings: SettingsDep
 ) -> Response:
     """Delete a session and its messages."""
-    chat.delete_session(db=db, settings=settings, identity=identity, session_id=session_id)
+    session_service.delete_session(
+        db=db, settings=settings, identity=identity, session_id=session_id
+    )
     return Response(status_code=204)
 
 
@@ -105,28 +114,41 @@ def delete_session(
     response_model=MessagePublic,
     dependencies=[QueryRateLimit],
 )
-async def ask(
-    session_id: str,
-    body: MessageRequest,
-    identity: CurrentIdentity,
-    engine: EngineDep,
-    settings: SettingsDep,
-    index: IndexDep,
-    cache: FaqCacheDep,
-    pool: AnswerPoolDep,
-) -> MessagePublic:
+async def ask(session_id: str, body: MessageRequest, answerer: AnswererDep) -> MessagePublic:
     """Ask in the session: a follow-up ("and why is that?") is rewritten into a standalone
     question from the history (`standalone_question`) before retrieval."""
-    message = await pool.run(
-        in_session,
-        engine,
-        chat.ask_in_session,
-        settings=settings,
-        index=index,
-        identity=identity,
-        session_id=session_id,
-        question=body.query,
-        top_k=body.top_k,
-        cache=cache,
+    message = await answerer.answer_in_session(
+        session_id=session_id, question=body.query, top_k=body.top_k
     )
     return message_public(message)
+
+
+@router.post(
+    "/sessions/{session_id}/messages/stream",
+    tags=["streaming"],
+    responses=SSE_RESPONSE,
+    response_class=EventSourceResponse,
+    dependencies=[QueryRateLimit],
+)
+async def session_message_stream(
+    session_id: str, body: MessageRequest, answerer: AnswererDep
+) -> EventSourceResponse:
+    """`POST /sessions/{id}/messages` as Server-Sent Events; the message is stored when the
+    answer is complete (`done` also carries `message_id`, `session_id` and the
+    `standalone_question`), not when the client went away."""
+    stream = await answerer.stream_in_session(
+        session_id=session_id, question=body.query, top_k=body.top_k
+    )
+    return sse_response(stream, lambda answer: _render_turn(stream, answer))
+
+
+def _render_turn(stream: AnswerStream, answer: Answer) -> dict[str, Any]:
+    assert stream.turn is not None and stream.message is not None
+    standalone = stream.turn.standalone
+    return {
+        **render_answer(answer),
+        "message_id": stream.message.id,
+        "session_id": stream.turn.session_id,
+        "standalone_question": standalone,
+        "standalone_question_html": escaped(standalone),
+    }

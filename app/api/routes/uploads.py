@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from app.api.deps import (
@@ -20,9 +20,11 @@ from app.api.deps import (
     SettingsDep,
     WriteRateLimit,
 )
-from app.api.job_schemas import JobPublic
-from app.api.schemas import IngestResponse
-from app.core.errors import ERROR_RESPONSES, ErrorResponse, UnsupportedMediaType
+from app.api.schemas.documents import IngestResponse
+from app.api.schemas.errors import ERROR_RESPONSES, ErrorResponse
+from app.api.schemas.jobs import JobPublic
+from app.api.schemas.uploads import MAX_FORM_FIELDS, UPLOAD_FORM, UploadFields
+from app.core.errors import UnsupportedMediaType
 from app.core.settings import Settings
 from app.db.models import Job
 from app.services.job_queue import JobQueue
@@ -30,53 +32,6 @@ from app.services.jobs import accept_upload
 from app.services.uploads import Upload, check_upload
 
 router = APIRouter(tags=["ingest"], responses={**ERROR_RESPONSES, 415: {"model": ErrorResponse}})
-
-SOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-/]*$"
-MAX_FORM_FIELDS = 8
-
-
-class UploadFields(BaseModel):
-    """The form fields beside the file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    book: str | None = Field(default=None, max_length=300)
-    chapter: str | None = Field(default=None, max_length=300)
-    source_id: str | None = Field(default=None, max_length=200, pattern=SOURCE_ID_PATTERN)
-
-
-UPLOAD_FORM: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "Markdown, text, HTML or PDF (decided by content)",
-                        },
-                        "book": {"type": "string", "maxLength": 300},
-                        "chapter": {
-                            "type": "string",
-                            "maxLength": 300,
-                            "description": "default: the first heading, else the file name",
-                        },
-                        "source_id": {
-                            "type": "string",
-                            "maxLength": 200,
-                            "pattern": SOURCE_ID_PATTERN,
-                            "description": "default: the file name; the same id replaces",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 async def get_job_queue(request: Request) -> JobQueue:

@@ -11,7 +11,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import app.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from app.db.engine import make_engine
+from app.db.database import make_engine
 from indexes import ledger
 
 config = context.config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.cli import EtaClock
+from app.cli.index import EtaClock
 
 
 def test_eta_from_the_first_report():

@@ -1,6 +1,6 @@
 """Backups: one archive with the database, the vectors and retrieval state, `config.yaml` and a
 manifest (versions, row and point counts, sha256 of every file). Restoring is in
-app/services/restore.py.
+app/ops/restore.py.
 
 Archive layout (`folio-backup-<UTC time>.tar.gz`, mode 0600: it holds password hashes and
 TOTP secrets):
@@ -35,7 +35,7 @@ from typing import Any
 from app.core.errors import FolioError
 from app.core.settings import Settings
 from app.db import dump, migrate
-from app.db.engine import make_engine
+from app.db.database import make_engine
 from app.services.index_holder import index_on_app_database
 from indexes.backup import BackupError
 from indexes.folio_index import FolioIndex
@@ -156,7 +156,7 @@ def _export_via_server(settings: Settings, folder: Path) -> dict[str, Any] | Non
     the result here. None when no server runs."""
     import httpx
 
-    from app.services.handoff import HANDOFF_HEADER, find_server
+    from app.ops.handoff import HANDOFF_HEADER, find_server
 
     if settings.vector_store.is_server:
         return None

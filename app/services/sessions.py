@@ -1,4 +1,5 @@
-"""Chat sessions: create, list, read, delete, ask with history, expire and purge.
+"""Chat sessions: create, list, read, delete, expire and purge; and storing an answered turn
+(asking in a session is app/services/answering.py).
 
 Ownership: a session belongs to the identity subject that created it (`user:<id>`,
 `key:<id>`, `bootstrap`); anonymous readers share the owner `anonymous`, so for them the
@@ -7,33 +8,25 @@ unguessable session id is the only credential. Any other owner's id is a plain 4
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
-from app.core.errors import NotFound, ServiceUnavailable, SessionExpired, Unauthorized, where
+from app.core.errors import NotFound, SessionExpired, Unauthorized
 from app.core.settings import Settings
-from app.core.textcheck import clean_text
 from app.db.models import ChatSession, Message, utcnow
-from app.services.faq_cache import FaqCache
 from app.services.identity import Identity
-from app.services.query import answer_and_record
-from app.services.usage import llm_allowed
 from indexes.answers import Answer
-from indexes.folio_index import FolioIndex
-
-log = logging.getLogger("folio.chat")
 
 ANONYMOUS_OWNER = "anonymous"
 HISTORY_TURNS = 4  # turns handed to the condenser; older ones rarely matter to a follow-up
 
 
 def owner_of(identity: Identity) -> str:
+    """The owner a session of this caller gets (and must have to be theirs)."""
     return ANONYMOUS_OWNER if identity.kind == "anonymous" else identity.subject
 
 
@@ -43,6 +36,7 @@ def aware(moment: datetime) -> datetime:
 
 
 def expires_at(session: ChatSession, settings: Settings) -> datetime:
+    """When the session expires unless it is used again."""
     return aware(session.last_active_at) + timedelta(hours=settings.api.session_timeout_hours)
 
 
@@ -89,6 +83,7 @@ def get_session(
 
 
 def session_messages(*, db: Session, session: ChatSession) -> list[Message]:
+    """The session's messages, oldest first."""
     return list(
         db.exec(
             select(Message).where(Message.session_id == session.id).order_by(col(Message.id))
@@ -97,6 +92,7 @@ def session_messages(*, db: Session, session: ChatSession) -> list[Message]:
 
 
 def delete_session(*, db: Session, settings: Settings, identity: Identity, session_id: str) -> None:
+    """Delete the caller's session and its messages (NotFound / SessionExpired as get_session)."""
     session = get_session(db=db, settings=settings, identity=identity, session_id=session_id)
     db.exec(delete(Message).where(col(Message.session_id) == session.id))  # type: ignore[call-overload]
     db.delete(session)
@@ -118,39 +114,28 @@ def purge_expired(*, db: Session, settings: Settings, now: datetime | None = Non
 
 @dataclass
 class Turn:
-    """A question in a session, ready to answer: the cleaned and the standalone question."""
+    """A question asked in a session: as asked (cleaned) and as retrieved (a follow-up
+    rewritten into a standalone question from the history)."""
 
     session_id: str
     question: str
     standalone: str
 
 
-def prepare_turn(
-    *,
-    db: Session,
-    settings: Settings,
-    index: FolioIndex,
-    identity: Identity,
-    session_id: str,
-    question: str,
-) -> Turn:
-    """Check the session, then rewrite a follow-up into a standalone question from history."""
-    session = get_session(db=db, settings=settings, identity=identity, session_id=session_id)
-    question = clean_text(question, field="query", max_chars=settings.api.max_query_chars)
-    history = session_messages(db=db, session=session)[-HISTORY_TURNS:]
-    turns = [(m.standalone_question, m.answer) for m in history]
-    allow_llm = llm_allowed(db=db, settings=settings)
-    db.commit()  # no connection held while an LLM condenses the question
-    try:
-        standalone = index.condense(turns, question, allow_llm=allow_llm)
-    except Exception as exc:  # the LLM failed while condensing
-        log.error("condense failed type=%s at=%s", type(exc).__name__, where(exc))
-        raise ServiceUnavailable("The answering backend is unavailable, try again later") from None
-    return Turn(session_id=session.id, question=question, standalone=standalone)
+def history_of(*, db: Session, session: ChatSession) -> list[tuple[str, str]]:
+    """The last `HISTORY_TURNS` turns as (standalone question, answer), for the condenser."""
+    return [
+        (m.standalone_question, m.answer)
+        for m in session_messages(db=db, session=session)[-HISTORY_TURNS:]
+    ]
 
 
-def record_turn(*, db: Session, turn: Turn, answer: Answer) -> Message:
-    """Store the answered turn and keep its session alive."""
+def add_message(*, db: Session, turn: Turn, answer: Answer) -> Message | None:
+    """Add the answered turn as a message and keep its session alive; the caller commits.
+    None when the session was deleted while the question was being answered."""
+    session = db.get(ChatSession, turn.session_id)
+    if session is None:
+        return None
     message = Message(
         session_id=turn.session_id,
         question=turn.question,
@@ -164,50 +149,7 @@ def record_turn(*, db: Session, turn: Turn, answer: Answer) -> Message:
         embedding_tokens=answer.usage.embedding_tokens,
     )
     db.add(message)
-    session = db.get(ChatSession, turn.session_id)
-    if session is not None:
-        session.last_active_at = utcnow()
-        session.title = session.title or turn.question[:200]
-        db.add(session)
-    db.commit()
-    db.refresh(message)
+    session.last_active_at = utcnow()
+    session.title = session.title or turn.question[:200]
+    db.add(session)
     return message
-
-
-def record_turn_on(engine: Engine, *, turn: Turn, answer: Answer) -> Message:
-    """`record_turn` in its own DB session (a stream outlives the request's session)."""
-    with Session(engine, expire_on_commit=False) as db:
-        return record_turn(db=db, turn=turn, answer=answer)
-
-
-def ask_in_session(
-    *,
-    db: Session,
-    settings: Settings,
-    index: FolioIndex,
-    identity: Identity,
-    session_id: str,
-    question: str,
-    top_k: int | None = None,
-    cache: FaqCache | None = None,
-) -> Message:
-    """Answer `question` in the session's context and store it as a message."""
-    turn = prepare_turn(
-        db=db,
-        settings=settings,
-        index=index,
-        identity=identity,
-        session_id=session_id,
-        question=question,
-    )
-    answer = answer_and_record(
-        db=db,
-        index=index,
-        settings=settings,
-        identity=identity,
-        question=turn.standalone,
-        top_k=top_k,
-        endpoint="sessions.messages",
-        cache=cache,
-    )
-    return record_turn(db=db, turn=turn, answer=answer)

@@ -22,8 +22,8 @@ from typing import Any
 
 from app.core.settings import Settings
 from app.db import dump, migrate
-from app.db.engine import make_engine
-from app.services.backup import FORMAT, FORMAT_VERSION, MANIFEST, BackupFailed, sha256_of
+from app.db.database import make_engine
+from app.ops.backup import FORMAT, FORMAT_VERSION, MANIFEST, BackupFailed, sha256_of
 from app.services.index_holder import index_on_app_database
 from indexes.backup import BackupError
 from indexes.folio_index import FolioIndex

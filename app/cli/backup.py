@@ -1,4 +1,4 @@
-"""`folio backup` and `folio restore` (the logic is in app/services/backup.py)."""
+"""`folio backup` and `folio restore` (the logic is in app/ops/backup.py and restore.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_common import ConfigOpt, cli_settings, console, err_console
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
+from app.cli.common import ConfigOpt, cli_settings, console, fail
 
 
 def backup(
@@ -29,14 +24,14 @@ def backup(
 ) -> None:
     """Write one archive: database, vectors and retrieval state, config.yaml, manifest."""
     from app.core.errors import FolioError
-    from app.services.backup import create_backup
+    from app.ops.backup import create_backup
 
     settings = cli_settings(config, check_paths=False)
     folder = out or settings.storage_dir.parent / "backups"
     try:
         result = create_backup(settings=settings, out_dir=folder, keep=keep)
     except FolioError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     m = result.manifest
     size_mb = result.archive.stat().st_size / 1e6
     console.print(f"backup {result.archive} ({size_mb:.1f} MB)", highlight=False)
@@ -52,13 +47,13 @@ def restore(
     """Restore an archive into this installation, which must be empty (new database, empty
     storage). Checksums, versions and the embedding model are checked first."""
     from app.core.errors import FolioError
-    from app.services.restore import restore_backup
+    from app.ops.restore import restore_backup
 
     settings = cli_settings(config, check_paths=False)
     try:
         result = restore_backup(settings=settings, archive=archive)
     except FolioError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     console.print(f"restored {archive.name}: {_summary(result.manifest)}, {result.seconds:.1f} s")
     if result.migrated_from:
         console.print(f"database migrated from revision {result.migrated_from} to head")

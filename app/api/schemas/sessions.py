@@ -1,12 +1,13 @@
-"""Request and response models of sessions, messages and feedback."""
+"""`/sessions`: conversations, their messages, and the message request."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
-from app.api.schemas import SourceOut, escaped
+from app.api.schemas.base import StrictInput, escaped
+from app.api.schemas.query import SourceOut
 
 
 class SessionPublic(BaseModel):
@@ -29,9 +30,7 @@ class SessionsPublic(BaseModel):
     offset: int
 
 
-class MessageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MessageRequest(StrictInput):
     query: str = Field(description="The question; follow-ups may lean on earlier turns")
     top_k: int | None = Field(default=None, ge=1, le=50)
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from app.cli_common import ConfigOpt, cli_settings, console, err_console
-from app.core.settings import Settings
+from app.cli.common import ConfigOpt, cli_settings, console, database, fail
 
 jobs_app = typer.Typer(
     help="Upload jobs (POST /documents): list them, show one, purge old ones.",
@@ -20,26 +18,6 @@ jobs_app = typer.Typer(
 )
 
 STATES = ("queued", "running", "succeeded", "failed")
-
-
-def _db(config: Path | None) -> tuple[Settings, object]:
-    """Settings (content folders need not exist here) and a session on a migrated database."""
-    from sqlmodel import Session
-
-    from app.core.secrets import ensure_secrets
-    from app.db import migrate
-    from app.db.engine import make_engine
-
-    settings = cli_settings(config, check_paths=False)
-    ensure_secrets(settings)
-    if settings.database.auto_migrate:
-        migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
-    return settings, Session(make_engine(settings.database.url), expire_on_commit=False)
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 @jobs_app.callback()
@@ -55,12 +33,9 @@ def jobs_list(
     from app.services.jobs import list_jobs
 
     if state is not None and state not in STATES:
-        raise _fail(f"--state must be one of {', '.join(STATES)}")
-    _, db = _db(config)
-    try:
-        items, total = list_jobs(db=db, identity=None, state=state, limit=limit)  # type: ignore[arg-type]
-    finally:
-        db.close()  # type: ignore[attr-defined]
+        raise fail(f"--state must be one of {', '.join(STATES)}")
+    with database(config) as (_, db):
+        items, total = list_jobs(db=db, identity=None, state=state, limit=limit)
     table = Table(title=f"jobs: {len(items)} of {total}")
     for column in ("id", "state", "progress", "file", "document", "owner", "created", "error"):
         table.add_column(column, overflow="fold")
@@ -84,16 +59,13 @@ def jobs_show(
     config: ConfigOpt = None,
 ) -> None:
     """One job as JSON (as `GET /jobs/{id}` returns it)."""
-    from app.api.job_schemas import JobPublic
+    from app.api.schemas.jobs import JobPublic
     from app.db.models import Job
 
-    _, db = _db(config)
-    try:
-        job = db.get(Job, job_id) if len(job_id) <= 32 else None  # type: ignore[attr-defined]
-    finally:
-        db.close()  # type: ignore[attr-defined]
+    with database(config) as (_, db):
+        job = db.get(Job, job_id) if len(job_id) <= 32 else None
     if job is None:
-        raise _fail(f"job {job_id!r} not found")
+        raise fail(f"job {job_id!r} not found")
     console.print_json(json.dumps(JobPublic.of(job).model_dump(mode="json")))
 
 
@@ -107,11 +79,8 @@ def jobs_purge(
 
     from app.services.jobs import purge_jobs
 
-    _, db = _db(config)
-    try:
-        count = purge_jobs(db=db, older_than=timedelta(days=days))  # type: ignore[arg-type]
-    finally:
-        db.close()  # type: ignore[attr-defined]
+    with database(config) as (_, db):
+        count = purge_jobs(db=db, older_than=timedelta(days=days))
     console.print(f"deleted {count} finished jobs", highlight=False)
 
 
@@ -123,13 +92,13 @@ def worker(
 ) -> None:
     """Run upload jobs from the queue (Redis with REDIS_URL, else the database) until stopped.
     Needs a Qdrant server: the embedded store opens in one process, `folio serve`."""
-    from app.db.engine import make_engine
+    from app.db.database import make_engine
     from app.services.index_holder import IndexHolder
     from app.services.job_queue import start_jobs
 
     settings = cli_settings(config, check_paths=False)
     if not settings.vector_store.is_server:
-        raise _fail(
+        raise fail(
             "the embedded vector store opens in one process only, so upload jobs run inside "
             "`folio serve`; set QDRANT_URL (a Qdrant server) to run separate workers"
         )

@@ -1,4 +1,5 @@
-"""One SQLAlchemy engine per app (opened in the lifespan), sessions per request.
+"""The database engine (one per app, opened in the lifespan) and `session_scope`, the one way to
+get a database session (per request, per unit of answering work, per CLI command).
 
 SQLite is the embedded default; PostgreSQL comes through DATABASE_URL. `postgres://` (as some
 hosts hand it out) is normalised to the psycopg2 driver name SQLAlchemy expects. A SQLite file
@@ -16,11 +17,13 @@ import logging
 import os
 import stat
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 from app.core.metrics import DB_POOLS
 
@@ -124,3 +127,44 @@ def database_problem(engine: Engine) -> str | None:
     except Exception as exc:
         return f"unreachable ({type(exc).__name__})"
     return None
+
+
+def session_scope(engine: Engine) -> SessionScope:
+    """`with session_scope(engine) as db:` (or `async with`): a database session that is closed
+    at the end of the block; whatever it did not commit is rolled back and its connection goes
+    back to the pool. Services commit what they write."""
+    return SessionScope(engine)
+
+
+class SessionScope:
+    """The context manager behind `session_scope`. A session connects on first use, so one that
+    was never used costs nothing. `async with` (on the event loop) closes a session that is
+    still inside a transaction on a worker thread, because that close is a rollback: I/O."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.session = Session(engine, expire_on_commit=False)
+
+    def __enter__(self) -> Session:
+        return self.session
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.close()
+
+    async def __aenter__(self) -> Session:
+        return self.session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.session.in_transaction():
+            await anyio.to_thread.run_sync(self.session.close)
+        else:
+            self.session.close()
