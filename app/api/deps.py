@@ -28,6 +28,7 @@ from app.services.answering import Answerer
 from app.services.faq_cache import FaqCache
 from app.services.identity import Identity, anonymous_identity, resolve_identity
 from app.services.index_holder import IndexHolder
+from app.services.job_queue import JobQueue
 from app.services.ratelimit import LimitState, RateLimiter
 from indexes.folio_index import FolioIndex
 
@@ -76,6 +77,11 @@ async def get_answer_pool(request: Request) -> AnswerPool:
     return request.app.state.answer_pool
 
 
+async def get_job_queue(request: Request) -> JobQueue:
+    """Where upload jobs are announced: Redis (dramatiq) or the jobs table."""
+    return request.app.state.job_queue
+
+
 # Integer ids in paths fit the database's integer columns (PostgreSQL: 32 bits); a bigger
 # number is a 422, not an overflow deep in the driver.
 MAX_ID = 2**31 - 1
@@ -89,6 +95,7 @@ IndexDep = Annotated[FolioIndex, Depends(get_index)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 FaqCacheDep = Annotated[FaqCache | None, Depends(get_faq_cache)]
 AnswerPoolDep = Annotated[AnswerPool, Depends(get_answer_pool)]
+JobQueueDep = Annotated[JobQueue, Depends(get_job_queue)]
 
 
 async def get_identity(

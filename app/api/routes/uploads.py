@@ -3,9 +3,9 @@ when small, else 202 and a job (`GET /jobs/{id}`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from app.api.deps import (
     DbDep,
     IndexDep,
     IngestScope,
+    JobQueueDep,
     SettingsDep,
     WriteRateLimit,
 )
@@ -27,18 +28,10 @@ from app.api.schemas.uploads import MAX_FORM_FIELDS, UPLOAD_FORM, UploadFields
 from app.core.errors import UnsupportedMediaType
 from app.core.settings import Settings
 from app.db.models import Job
-from app.services.job_queue import JobQueue
 from app.services.jobs import accept_upload
 from app.services.uploads import Upload, check_upload
 
 router = APIRouter(tags=["ingest"], responses={**ERROR_RESPONSES, 415: {"model": ErrorResponse}})
-
-
-async def get_job_queue(request: Request) -> JobQueue:
-    return request.app.state.job_queue
-
-
-JobQueueDep = Annotated[JobQueue, Depends(get_job_queue)]
 
 
 @router.post(
