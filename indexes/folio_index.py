@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import Document, TransformComponent
+from llama_index.core.schema import Document, QueryBundle, TransformComponent
 
 from indexes.answers import Answer, Usage
 from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
 from indexes.ledger import LedgerEntry, SqlLedger
+from indexes.llm_synthesizer import LLMCitationSynthesizer
 from indexes.parsers import BookNodeParser
 from indexes.pipeline import Indexer, IndexReport, ProgressFn, RecoveryReport
 from indexes.query import FolioQueryEngine
@@ -31,7 +32,6 @@ from indexes.runtime import apply_runtime
 from indexes.sentence_vectors import SentenceVectors
 from indexes.sparse import BM25Encoder
 from indexes.stores import check_layout, check_store, describe_store, open_vector_store
-from indexes.synthesizer import LLMCitationSynthesizer
 from indexes.token_counting import counting, new_counter, usage_of
 
 log = logging.getLogger("folio.index")
@@ -207,7 +207,10 @@ class FolioIndex:
         allow_llm: bool = True,
         embedding: list[float] | None = None,
     ) -> Answer:
-        return self.engine.query(question, top_k=top_k, allow_llm=allow_llm, embedding=embedding)
+        """The answer with numbered citations (see FolioQueryEngine.answer); `embedding`: the
+        question's, when the caller has it already."""
+        bundle = QueryBundle(question, embedding=embedding)
+        return self.engine.answer(bundle, top_k, allow_llm=allow_llm)
 
     def stream(
         self, question: str, top_k: int | None = None, *, allow_llm: bool = True
