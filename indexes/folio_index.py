@@ -266,7 +266,13 @@ class FolioIndex:
         return the export's metadata (layout, collection, embedding, counts)."""
         from indexes.backup import export_vectors
 
-        return export_vectors(self, target_dir)
+        return export_vectors(
+            target_dir,
+            cfg=self.cfg,
+            store=self.vector_store,
+            ledger=self.ledger,
+            paused=self.indexer.paused(),
+        )
 
     @staticmethod
     def import_vectors(cfg: IndexConfig, source_dir: Path) -> dict[str, Any]:

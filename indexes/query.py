@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 
 from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.response.schema import (
@@ -110,7 +110,7 @@ class FolioQueryEngine(BaseQueryEngine):
         self,
         query_bundle: QueryBundle,
         nodes: list[NodeWithScore],
-        additional_source_nodes: list[NodeWithScore] | None = None,
+        additional_source_nodes: Sequence[NodeWithScore] | None = None,
     ) -> RESPONSE_TYPE:
         """The synthesizer's response for these passages (streaming, markers unchecked)."""
         return self.synthesizer.synthesize(query_bundle, nodes, additional_source_nodes)
