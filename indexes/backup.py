@@ -105,6 +105,7 @@ def import_vectors(cfg: IndexConfig, source: Path) -> dict[str, Any]:
 
 
 def read_export_meta(source: Path) -> dict[str, Any]:
+    """The export's `vectors.json`; BackupError when it is missing or of an unknown layout."""
     try:
         meta: dict[str, Any] = json.loads((source / META).read_text())
     except (OSError, ValueError) as exc:

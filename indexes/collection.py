@@ -127,10 +127,14 @@ class Scored(Protocol):
     """A point as an engine returns it from a search."""
 
     @property
-    def id(self) -> Any: ...
+    def id(self) -> Any:
+        """The point's id."""
+        ...
 
     @property
-    def score(self) -> float: ...
+    def score(self) -> float:
+        """Its score in this search."""
+        ...
 
 
 Hit = TypeVar("Hit", bound=Scored)

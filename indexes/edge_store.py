@@ -107,6 +107,7 @@ def _edge_config(dim: int) -> Any:
 
 
 def is_edge_folder(path: Path) -> bool:
+    """Whether `path` holds a shard this store made (its marker file)."""
     return (path / _MARKER).is_file()
 
 
@@ -131,6 +132,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
     @classmethod
     def class_name(cls) -> str:
+        """LlamaIndex's name for this store class."""
         return "EdgeVectorStore"
 
     # -- shard lifecycle ---------------------------------------------------------------------
@@ -193,14 +195,17 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
     @property
     def client(self) -> Any:
+        """The EdgeShard (None until a first write created it)."""
         return self._attach()
 
     def close(self) -> None:
+        """Release this store's hold on the shared shard (the last one closes it)."""
         if self._shard is not None:
             self._shard = None
             SHARDS.release(Path(self.path))
 
     def flush(self) -> None:
+        """Write the shard's pending changes to disk."""
         if self._shard is not None:
             self._shard.flush()
 
@@ -220,6 +225,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
     # -- writes ------------------------------------------------------------------------------
 
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Upsert chunks (dense vector made unit length, BM25 vector, payload); their ids."""
         from qdrant_edge import Point, SparseVector, UpdateOperation
 
         if not nodes:
@@ -254,6 +260,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
     def delete_nodes(
         self, node_ids: list[str] | None = None, filters: Any = None, **delete_kwargs: Any
     ) -> None:
+        """Delete points by id (`filters` are not supported and ignored)."""
         from qdrant_edge import UpdateOperation
 
         if self._attach() is not None and node_ids:
@@ -315,6 +322,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
         return count
 
     def clear(self) -> None:
+        """Delete every point."""
         from qdrant_edge import Filter, UpdateOperation
 
         if self._attach() is not None:
@@ -323,11 +331,13 @@ class EdgeVectorStore(BasePydanticVectorStore):
     # -- reads -------------------------------------------------------------------------------
 
     def count(self) -> int:
+        """Points in the shard."""
         from qdrant_edge import CountRequest
 
         return self._shard.count(CountRequest(exact=True)) if self._attach() is not None else 0
 
     def count_doc(self, doc_id: str) -> int:
+        """Points of one document."""
         from qdrant_edge import CountRequest
 
         if self._attach() is None:
@@ -380,6 +390,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
         return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
 
     def get_nodes(self, node_ids: list[str] | None = None, filters: Any = None) -> list[BaseNode]:
+        """The chunks of these ids that exist, in the order asked."""
         if self._attach() is None or not node_ids:
             return []
         records = self._shard.retrieve(list(node_ids), True, False)

@@ -240,6 +240,7 @@ class Indexer:
         return f"v{self.ledger.version()}"
 
     def chunk_count(self) -> int:
+        """Chunks of every indexed document (from the ledger)."""
         return self.ledger.chunk_total()
 
     # -- internals ---------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class FolioRetriever(BaseRetriever):
         self.last_timings: dict[str, float] = {}
 
     def spec(self, k: int | None = None) -> SearchSpec:
+        """The SearchSpec of one search returning `k` chunks (default: this retriever's)."""
         fusion = self.cfg.fusion
         return SearchSpec(
             k=k or self.k,

@@ -73,6 +73,7 @@ class ServerVectorStore(QdrantVectorStore):
 
     @classmethod
     def class_name(cls) -> str:
+        """LlamaIndex's name for this store class."""
         return "FolioServerVectorStore"
 
     def check_schema(self) -> None:
@@ -133,19 +134,23 @@ class ServerVectorStore(QdrantVectorStore):
         return False
 
     def unindexed_points(self) -> int:
+        """None: the server indexes in the background."""
         return 0
 
     def close(self) -> None:
+        """Close the client's connections."""
         self._client.close()
 
     # -- reads -------------------------------------------------------------------------------
 
     def count(self) -> int:
+        """Points in the collection (0 before it exists)."""
         if not self._client.collection_exists(self.collection_name):
             return 0
         return self._client.count(self.collection_name, exact=True).count
 
     def count_doc(self, doc_id: str) -> int:
+        """Points of one document."""
         if not self._client.collection_exists(self.collection_name):
             return 0
         flt = rest.Filter(must=[_doc_condition(doc_id)])
@@ -181,6 +186,7 @@ class ServerVectorStore(QdrantVectorStore):
                 return nodes
 
     def doc_counts(self) -> dict[str, int]:
+        """Points per document id (to find points no ledger entry owns)."""
         if not self._client.collection_exists(self.collection_name):
             return {}
         limit = max(10, self.count())
