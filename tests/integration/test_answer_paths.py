@@ -89,6 +89,12 @@ def test_extractive_plain_and_streamed_answers_are_equal(
             else:
                 assert deltas == [folio.cfg.synthesis.no_answer] and plain.sources == []
         assert found == [True, False]
+        # LlamaIndex's own query(): the same answer as a Response
+        response = folio.engine.query(EXTRACTIVE_QUESTIONS[0])
+        plain = folio.query(EXTRACTIVE_QUESTIONS[0])
+        assert str(response) == plain.answer and response.metadata is not None
+        assert response.metadata["found"] is True and response.metadata["mode"] == "extractive"
+        assert [n.node.node_id for n in response.source_nodes] == [s.node_id for s in plain.sources]
     finally:
         folio.close()
 
