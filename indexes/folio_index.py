@@ -224,10 +224,17 @@ class FolioIndex:
         return self.engine.answer(bundle, top_k, allow_llm=allow_llm)
 
     def stream(
-        self, question: str, top_k: int | None = None, *, allow_llm: bool = True
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        allow_llm: bool = True,
+        embedding: list[float] | None = None,
     ) -> Iterator[str | Answer]:
-        """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream)."""
-        return self.engine.stream(question, top_k=top_k, allow_llm=allow_llm)
+        """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream);
+        `embedding`: the question's, when the caller has it already (the FAQ cache's probe)."""
+        bundle = QueryBundle(question, embedding=embedding)
+        return self.engine.stream(bundle, top_k=top_k, allow_llm=allow_llm)
 
     def condense(
         self, history: Sequence[tuple[str, str]], question: str, *, allow_llm: bool = True
