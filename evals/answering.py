@@ -2,10 +2,10 @@
 and say "not found" when the indexed content cannot answer?
 
 Half of the documents are indexed, grouped by title (SQuAD: whole Wikipedia articles; every
-other title in sorted order), and every query is asked through `FolioQueryEngine.query`, the
-path `/query` takes. A query whose relevant documents are all indexed is *answerable*; one whose
-relevant documents all lie in the other half is *unanswerable* (the content is not about it);
-mixed queries are left out. Metrics:
+other title in sorted order), and every query is asked through `FolioQueryEngine.answer`, the
+path `/query` takes (`evals.runner.answer_eval` asks; this module judges). A query whose
+relevant documents are all indexed is *answerable*; one whose relevant documents all lie in the
+other half is *unanswerable* (the content is not about it); mixed queries are left out. Metrics:
 
 - first_sentence_gold_rate: answerable queries whose answer's first sentence contains a gold
   answer string (datasets with answers.jsonl; a "not found" counts as a miss);
@@ -20,23 +20,17 @@ mixed queries are left out. Metrics:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from evals.datasets import Dataset
-from evals.metrics import latency_summary, paired_test
+from evals.metrics import paired_test
 from indexes.answers import Answer
 from indexes.citations import cited_numbers
 from indexes.text import split_sentences
-
-if TYPE_CHECKING:
-    from evals.runner import EvalSession
-    from indexes.config import IndexConfig
-
-Progress = Callable[[str, int, int], None]
 
 PREFIX = "answer/"  # per-query answer values sit beside the retrieval metrics under this prefix
 # Headline numbers, in the order reports show them; "per-query" ones get paired tests.
@@ -157,47 +151,6 @@ def summarise(per_query: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     return out
 
 
-def answer_eval(
-    session: EvalSession,
-    dataset: Dataset,
-    cfg: IndexConfig,
-    *,
-    limit: int | None = None,
-    progress: Progress | None = None,
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Index half of `dataset` by title (cached), answer `limit` answerable and `limit`
-    unanswerable queries (evenly spread; all by default); headline numbers and per-query
-    values (series → query id → value)."""
-    split = split_by_title(dataset)
-    folio = session.open_index(split.indexed, cfg, progress)
-    engine = session.engine(folio, cfg)
-    asked = [(q, True) for q in spread(split.answerable, limit)]
-    asked += [(q, False) for q in spread(split.unanswerable, limit)]
-    corpus_ids = {doc.id for doc in split.indexed.corpus}
-    bundles = session.query_bundles(
-        cfg, split.indexed.subset(corpus_ids, [q for q, _ in asked]), engine
-    )
-    per_query: dict[str, dict[str, float]] = {}
-    latencies = []
-    for i, (qid, answerable) in enumerate(asked, start=1):
-        bundle = bundles[qid][0]
-        answer = engine.query(bundle.query_str, embedding=bundle.embedding)
-        latencies.append(answer.latency_ms)
-        values = judge(
-            answer,
-            answerable=answerable,
-            relevant=dataset.qrels.get(qid, {}),
-            golds=dataset.answers.get(qid, []),
-        )
-        for series, value in values.items():
-            per_query.setdefault(series, {})[qid] = value
-        if progress is not None and (i % 25 == 0 or i == len(asked)):
-            progress("answering", i, len(asked))
-    summary = summarise(per_query)
-    summary.update({f"answer_{k}": v for k, v in latency_summary(latencies).items()})
-    return summary, per_query
-
-
 def compare_answers(
     before: Mapping[str, Mapping[str, float]], after: Mapping[str, Mapping[str, float]]
 ) -> dict[str, dict[str, Any]]:
@@ -219,23 +172,3 @@ def compare_answers(
             "n": test["n"],
         }
     return rows
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m evals.answering BEFORE/answers.json AFTER/answers.json [LABEL]`: the paired
-    comparison of two saved runs (e.g. before and after a change to the answerer)."""
-    import json
-    import sys
-    from pathlib import Path
-
-    from evals.report import answer_comparison_md
-
-    args = sys.argv[1:] if argv is None else argv
-    before, after = (json.loads(Path(p).read_text()) for p in args[:2])
-    label = args[2] if len(args) > 2 else next(iter(before))
-    rows = compare_answers(before[label], after[label])
-    sys.stdout.write(answer_comparison_md(rows, "before", "after") + "\n")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,6 @@
 """Run a retrieval eval: index a dataset's corpus with a config (cached), run every query through
-the configured retriever, collapse chunks to documents, score with ranx.
+the configured retriever, collapse chunks to documents, score with ranx. `answer_eval` runs the
+answer eval (half the corpus indexed, every query answered; judged by `evals/answering.py`).
 
 The eval index lives in `<cache>/<key>/`, keyed by the corpus hash and the index-relevant config
 (chunking + embedder). Re-running an eval reuses it through Folio's own incremental ingestion,
@@ -19,7 +20,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import QueryBundle
 
-from evals.answering import PREFIX, answer_eval
+from evals.answering import PREFIX, judge, split_by_title, spread, summarise
 from evals.datasets import Dataset
 from evals.metrics import latency_summary, mean_metrics, per_query_metrics
 from indexes.config import IndexConfig, VectorStoreConfig
@@ -236,3 +237,44 @@ def run_queries(
         if progress is not None and (n % 25 == 0 or n == total):
             progress("querying", n, total)
     return run, latencies, search_only
+
+
+def answer_eval(
+    session: EvalSession,
+    dataset: Dataset,
+    cfg: IndexConfig,
+    *,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Index half of `dataset` by title (cached), answer `limit` answerable and `limit`
+    unanswerable queries (evenly spread; all by default); headline numbers and per-query
+    values (series → query id → value)."""
+    split = split_by_title(dataset)
+    folio = session.open_index(split.indexed, cfg, progress)
+    engine = session.engine(folio, cfg)
+    asked = [(q, True) for q in spread(split.answerable, limit)]
+    asked += [(q, False) for q in spread(split.unanswerable, limit)]
+    corpus_ids = {doc.id for doc in split.indexed.corpus}
+    bundles = session.query_bundles(
+        cfg, split.indexed.subset(corpus_ids, [q for q, _ in asked]), engine
+    )
+    per_query: dict[str, dict[str, float]] = {}
+    latencies = []
+    for i, (qid, answerable) in enumerate(asked, start=1):
+        bundle = bundles[qid][0]
+        answer = engine.answer(QueryBundle(bundle.query_str, embedding=bundle.embedding))
+        latencies.append(answer.latency_ms)
+        values = judge(
+            answer,
+            answerable=answerable,
+            relevant=dataset.qrels.get(qid, {}),
+            golds=dataset.answers.get(qid, []),
+        )
+        for series, value in values.items():
+            per_query.setdefault(series, {})[qid] = value
+        if progress is not None and (i % 25 == 0 or i == len(asked)):
+            progress("answering", i, len(asked))
+    summary = summarise(per_query)
+    summary.update({f"answer_{k}": v for k, v in latency_summary(latencies).items()})
+    return summary, per_query

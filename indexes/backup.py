@@ -2,7 +2,9 @@
 
 This is the one module that knows the storage layout; callers go through
 `FolioIndex.export_vectors` / `FolioIndex.import_vectors` and treat the folder they hand over as
-opaque. The document ledger is a table in the database, so it travels with the database dump.
+opaque. It is handed what it works on (config, store, ledger, the pause of writes) and knows
+nothing of FolioIndex. The document ledger is a table in the database, so it travels with the
+database dump.
 
 - Embedded store (Qdrant Edge): every point (id, dense vector, BM25 sparse vector, payload)
   written to `points.jsonl` while writes are paused; import upserts them into a new shard and
@@ -20,14 +22,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from indexes.config import IndexConfig
+from indexes.ledger import SqlLedger
+from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
+from indexes.store_protocol import FolioVectorStore
 from indexes.stores import StoreError, legacy_paths
-
-if TYPE_CHECKING:
-    from indexes.folio_index import FolioIndex
 
 EDGE_LAYOUT = "qdrant-edge-points/1"
 SERVER_LAYOUT = "qdrant-snapshot/2"
@@ -39,27 +42,37 @@ class BackupError(Exception):
     """The export or import cannot go ahead; the message is one line for an operator."""
 
 
-def export_vectors(index: FolioIndex, target: Path) -> dict[str, Any]:
-    """Write the index's points into `target` (created, must be empty); return the metadata
-    written to `vectors.json`. Consistent: no document is written or deleted meanwhile."""
-    cfg = index.cfg
+def export_vectors(
+    target: Path,
+    *,
+    cfg: IndexConfig,
+    store: FolioVectorStore,
+    ledger: SqlLedger,
+    paused: AbstractContextManager[None],
+) -> dict[str, Any]:
+    """Write `store`'s points into `target` (created, must be empty); return the metadata
+    written to `vectors.json`. Consistent: the export runs inside `paused` (the indexer's pause
+    of writes), so no document is written or deleted meanwhile."""
     target.mkdir(parents=True, exist_ok=True)
     if any(target.iterdir()):
         raise BackupError(f"export folder {target} is not empty")
-    with index.indexer.paused():
+    with paused:
         if cfg.vector_store.is_server:
             layout = SERVER_LAYOUT
-            _download_snapshot(index, target / "qdrant.snapshot")
+            _download_snapshot(cfg, store.client, target / "qdrant.snapshot")
         else:
+            from indexes.edge_store import EdgeVectorStore
+
+            assert isinstance(store, EdgeVectorStore), "the embedded layout needs the Edge store"
             layout = EDGE_LAYOUT
             with (target / POINTS).open("w") as fh:
-                for record in index.vector_store.export_points():
+                for record in store.export_points():
                     fh.write(json.dumps(record) + "\n")
         meta = {
             "layout": layout,
             "collection": cfg.vector_store.collection,
             "embedding": _embedding_identity(cfg),
-            "counts": _counts(index),
+            "counts": _counts(store, ledger),
         }
     (target / META).write_text(json.dumps(meta, indent=2))
     return meta
@@ -92,8 +105,9 @@ def import_vectors(cfg: IndexConfig, source: Path) -> dict[str, Any]:
 
 
 def read_export_meta(source: Path) -> dict[str, Any]:
+    """The export's `vectors.json`; BackupError when it is missing or of an unknown layout."""
     try:
-        meta = json.loads((source / META).read_text())
+        meta: dict[str, Any] = json.loads((source / META).read_text())
     except (OSError, ValueError) as exc:
         raise BackupError(f"no readable {META} in the vectors export ({exc})") from None
     if meta.get("layout") not in (EDGE_LAYOUT, SERVER_LAYOUT):
@@ -179,14 +193,12 @@ def _embedding_identity(cfg: IndexConfig) -> dict[str, Any]:
     }
 
 
-def _counts(index: FolioIndex) -> dict[str, int]:
-    from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
-
+def _counts(store: FolioVectorStore, ledger: SqlLedger) -> dict[str, int]:
     return {
-        "points": index.point_count(),
-        "chunks": index.indexer.chunk_count(),
-        "documents_config": index.ledger.count(ORIGIN_CONFIG),
-        "documents_api": index.ledger.count(ORIGIN_API),
+        "points": store.count(),
+        "chunks": ledger.chunk_total(),
+        "documents_config": ledger.count(ORIGIN_CONFIG),
+        "documents_api": ledger.count(ORIGIN_API),
     }
 
 
@@ -195,13 +207,12 @@ def _server_headers(cfg: IndexConfig) -> dict[str, str]:
     return {"api-key": key.get_secret_value()} if key else {}
 
 
-def _download_snapshot(index: FolioIndex, target: Path) -> None:
-    """Create a collection snapshot on the server, stream it into `target`, delete it there."""
+def _download_snapshot(cfg: IndexConfig, client: Any, target: Path) -> None:
+    """Create a collection snapshot on the server (`client`: the store's QdrantClient), stream
+    it into `target`, delete it there."""
     import httpx
 
-    cfg = index.cfg
     name = cfg.vector_store.collection
-    client = index.vector_store.client
     snapshot = client.create_snapshot(collection_name=name, wait=True)
     if snapshot is None:
         raise BackupError(f"Qdrant did not create a snapshot of {name!r}")

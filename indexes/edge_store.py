@@ -4,7 +4,8 @@ The embedded default. It keeps the collection schema of server mode (`indexes/se
 a named dense vector `dense` (unit vectors, DOT), a sparse `bm25` vector with `Modifier.IDF`,
 and the chunk (text, metadata, character span) in the payload in LlamaIndex's own layout, so an
 answer needs nothing but this store. Hybrid search is one call: dense and BM25 prefetches fused
-inside the engine (RRF or DBSF), or both ranked lists fused here (convex), see `collection.py`.
+inside the engine (RRF or DBSF), or both ranked lists fused here (convex), as planned by
+`collection.py` for both stores.
 
 A shard folder can be opened by one process; within it, every store over the same folder shares
 one `EdgeShard` (`open_shard`), so two index objects see each other's writes at once. Writes go
@@ -24,13 +25,23 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     VectorStoreQuery,
-    VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pydantic import PrivateAttr
 
-from indexes.collection import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.collection import (
+    DENSE,
+    DOC_ID,
+    SPARSE,
+    Fused,
+    Nearest,
+    Request,
+    SearchSpec,
+    plan_search,
+    run_plan,
+    unit_vector,
+)
 from indexes.sentence_vectors import KEY as SENTENCE_VECTORS
 from indexes.sparse import BM25Encoder
 
@@ -96,6 +107,7 @@ def _edge_config(dim: int) -> Any:
 
 
 def is_edge_folder(path: Path) -> bool:
+    """Whether `path` holds a shard this store made (its marker file)."""
     return (path / _MARKER).is_file()
 
 
@@ -120,6 +132,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
     @classmethod
     def class_name(cls) -> str:
+        """LlamaIndex's name for this store class."""
         return "EdgeVectorStore"
 
     # -- shard lifecycle ---------------------------------------------------------------------
@@ -182,14 +195,17 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
     @property
     def client(self) -> Any:
+        """The EdgeShard (None until a first write created it)."""
         return self._attach()
 
     def close(self) -> None:
+        """Release this store's hold on the shared shard (the last one closes it)."""
         if self._shard is not None:
             self._shard = None
             SHARDS.release(Path(self.path))
 
     def flush(self) -> None:
+        """Write the shard's pending changes to disk."""
         if self._shard is not None:
             self._shard.flush()
 
@@ -204,11 +220,12 @@ class EdgeVectorStore(BasePydanticVectorStore):
             return 0
         info = self._shard.info()
         # indexed_vectors_count counts every named vector; dense is one of two per point
-        return max(0, info.points_count - info.indexed_vectors_count // 2)
+        return max(0, int(info.points_count) - int(info.indexed_vectors_count) // 2)
 
     # -- writes ------------------------------------------------------------------------------
 
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Upsert chunks (dense vector made unit length, BM25 vector, payload); their ids."""
         from qdrant_edge import Point, SparseVector, UpdateOperation
 
         if not nodes:
@@ -222,7 +239,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
                 indices, values = self._encoder.document(
                     node.get_content(metadata_mode=MetadataMode.EMBED)
                 )
-                vectors = {
+                vectors: dict[str, list[float] | SparseVector | list[list[float]]] = {
                     DENSE: unit_vector(node.get_embedding()),
                     SPARSE: SparseVector(indices, values),
                 }
@@ -243,6 +260,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
     def delete_nodes(
         self, node_ids: list[str] | None = None, filters: Any = None, **delete_kwargs: Any
     ) -> None:
+        """Delete points by id (`filters` are not supported and ignored)."""
         from qdrant_edge import UpdateOperation
 
         if self._attach() is not None and node_ids:
@@ -304,6 +322,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
         return count
 
     def clear(self) -> None:
+        """Delete every point."""
         from qdrant_edge import Filter, UpdateOperation
 
         if self._attach() is not None:
@@ -312,16 +331,18 @@ class EdgeVectorStore(BasePydanticVectorStore):
     # -- reads -------------------------------------------------------------------------------
 
     def count(self) -> int:
+        """Points in the shard."""
         from qdrant_edge import CountRequest
 
         return self._shard.count(CountRequest(exact=True)) if self._attach() is not None else 0
 
     def count_doc(self, doc_id: str) -> int:
+        """Points of one document."""
         from qdrant_edge import CountRequest
 
         if self._attach() is None:
             return 0
-        return self._shard.count(CountRequest(exact=True, filter=_doc_filter(doc_id)))
+        return int(self._shard.count(CountRequest(exact=True, filter=_doc_filter(doc_id))))
 
     def point_ids(self) -> set[str]:
         """Every point id (checks and tests; a scroll over the whole shard)."""
@@ -369,6 +390,7 @@ class EdgeVectorStore(BasePydanticVectorStore):
         return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
 
     def get_nodes(self, node_ids: list[str] | None = None, filters: Any = None) -> list[BaseNode]:
+        """The chunks of these ids that exist, in the order asked."""
         if self._attach() is None or not node_ids:
             return []
         records = self._shard.retrieve(list(node_ids), True, False)
@@ -377,19 +399,22 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Dense (DEFAULT), SPARSE or HYBRID search; `spec` (a SearchSpec) carries the fusion
-        method, candidates per list and the dense cutoff (see collection.py)."""
+        method, candidates per list and the dense cutoff (the plan: collection.py)."""
         spec: SearchSpec = kwargs.get("spec") or SearchSpec.from_query(query)
         if self._attach() is None:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-        match query.mode:
-            case VectorStoreQueryMode.SPARSE:
-                hits = self._nearest(SPARSE, self._sparse(query), spec.k, None, payload=True)
-            case VectorStoreQueryMode.HYBRID:
-                hits = self._hybrid(query, spec)
-            case _:
-                dense = unit_vector(query.query_embedding or [])
-                hits = self._nearest(DENSE, dense, spec.k, spec.cutoff, payload=True)
-        return _result(hits)
+        dense = unit_vector(query.query_embedding or [])
+        sparse = self._sparse(query)
+        plan = plan_search(query.mode, spec, has_terms=bool(sparse.indices))
+
+        def run(requests: Sequence[Request]) -> list[list[Any]]:
+            from qdrant_edge import QueryBatchRequest
+
+            batch = [self._request(r, dense, sparse) for r in requests]
+            results: list[list[Any]] = self._shard.query_batch(QueryBatchRequest(batch))
+            return results
+
+        return _result(run_plan(plan, spec, run=run, fetch=self._fetch))
 
     # -- search internals --------------------------------------------------------------------
 
@@ -399,92 +424,54 @@ class EdgeVectorStore(BasePydanticVectorStore):
         indices, values = self._encoder.query(query.query_str or "")
         return SparseVector(indices, values)
 
-    def _nearest(
-        self, using: str, vector: Any, limit: int, threshold: float | None, *, payload: bool
-    ) -> list[Any]:
-        from qdrant_edge import Query, QueryRequest
+    @staticmethod
+    def _request(request: Request, dense: list[float], sparse: Any) -> Any:
+        """A planned request as Qdrant Edge's QueryRequest."""
+        from qdrant_edge import QueryRequest
 
-        if using == SPARSE and not vector.indices:
-            return []  # no known term: nothing can match
-        return self._shard.query(
-            QueryRequest(
-                limit=limit,
-                query=Query.Nearest(vector, using=using),
-                score_threshold=threshold,
-                with_payload=payload,
+        if isinstance(request, Nearest):
+            return QueryRequest(
+                limit=request.limit,
+                query=_nearest(request, dense, sparse),
+                score_threshold=request.threshold,
+                with_payload=request.with_payload,
                 with_vector=False,
             )
+        return QueryRequest(
+            limit=request.limit,
+            prefetches=[_prefetch(p, dense, sparse) for p in request.prefetches],
+            query=_fusion(request),
+            with_payload=True,
         )
 
-    def _hybrid(self, query: VectorStoreQuery, spec: SearchSpec) -> list[Any]:
-        from qdrant_edge import Fusion, Prefetch, Query, QueryBatchRequest, QueryRequest
+    def _fetch(self, top: list[tuple[str, float]]) -> list[Any]:
+        records = self._shard.retrieve([i for i, _ in top], True, False)
+        by_id = {str(r.id): r for r in records}
+        return [_Scored(by_id[i], s) for i, s in top if i in by_id]
 
-        dense = unit_vector(query.query_embedding or [])
-        sparse = self._sparse(query)
-        if spec.fusion == "convex":
-            lists = self._shard.query_batch(
-                QueryBatchRequest(
-                    [
-                        QueryRequest(
-                            limit=spec.candidates,
-                            query=Query.Nearest(dense, using=DENSE),
-                            score_threshold=spec.cutoff,
-                            with_payload=False,
-                        ),
-                        QueryRequest(
-                            limit=spec.candidates if sparse.indices else 1,
-                            query=Query.Nearest(sparse, using=SPARSE),
-                            with_payload=False,
-                        ),
-                    ]
-                )
-            )
-            dense_hits = lists[0]
-            sparse_hits = lists[1] if sparse.indices else []
-            if spec.cutoff is not None and not dense_hits:
-                return []
-            top = convex_top(
-                [(str(p.id), p.score) for p in dense_hits],
-                [(str(p.id), p.score) for p in sparse_hits],
-                spec,
-            )
-            records = self._shard.retrieve([i for i, _ in top], True, False)
-            by_id = {str(r.id): r for r in records}
-            return [_Scored(by_id[i], s) for i, s in top if i in by_id]
-        prefetches = [
-            Prefetch(
-                limit=spec.candidates,
-                query=Query.Nearest(dense, using=DENSE),
-                score_threshold=spec.cutoff,
-            )
-        ]
-        if sparse.indices:
-            prefetches.append(
-                Prefetch(limit=spec.candidates, query=Query.Nearest(sparse, using=SPARSE))
-            )
-        fusion = (
-            Fusion.Dbsf()
-            if spec.fusion == "dbsf"
-            else Fusion.Rrf(
-                k=spec.rrf_k, weights=[spec.dense_weight, spec.bm25_weight][: len(prefetches)]
-            )
-        )
-        requests = [
-            QueryRequest(limit=spec.k, prefetches=prefetches, query=fusion, with_payload=True)
-        ]
-        if spec.cutoff is not None:  # the gate: does any chunk pass the dense cutoff?
-            requests.append(
-                QueryRequest(
-                    limit=1,
-                    query=Query.Nearest(dense, using=DENSE),
-                    score_threshold=spec.cutoff,
-                    with_payload=False,
-                )
-            )
-        results = self._shard.query_batch(QueryBatchRequest(requests))
-        if spec.cutoff is not None and not results[1]:
-            return []
-        return results[0]
+
+def _nearest(request: Nearest, dense: list[float], sparse: Any) -> Any:
+    from qdrant_edge import Query
+
+    return Query.Nearest(dense if request.using == DENSE else sparse, using=request.using)
+
+
+def _prefetch(request: Nearest, dense: list[float], sparse: Any) -> Any:
+    from qdrant_edge import Prefetch
+
+    return Prefetch(
+        limit=request.limit,
+        query=_nearest(request, dense, sparse),
+        score_threshold=request.threshold,
+    )
+
+
+def _fusion(request: Fused) -> Any:
+    from qdrant_edge import Fusion
+
+    if request.fusion == "dbsf":
+        return Fusion.Dbsf()
+    return Fusion.Rrf(k=request.rrf_k, weights=list(request.weights))
 
 
 class _Scored:

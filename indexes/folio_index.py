@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import Document, TransformComponent
+from llama_index.core.schema import Document, QueryBundle, TransformComponent
 
 from indexes.answers import Answer, Usage
 from indexes.condense import condense_offline, condense_with_llm
 from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
 from indexes.ledger import LedgerEntry, SqlLedger
+from indexes.llm_synthesizer import LLMCitationSynthesizer
 from indexes.parsers import BookNodeParser
 from indexes.pipeline import Indexer, IndexReport, ProgressFn, RecoveryReport
 from indexes.query import FolioQueryEngine
@@ -31,7 +32,6 @@ from indexes.runtime import apply_runtime
 from indexes.sentence_vectors import SentenceVectors
 from indexes.sparse import BM25Encoder
 from indexes.stores import check_layout, check_store, describe_store, open_vector_store
-from indexes.synthesizer import LLMCitationSynthesizer
 from indexes.token_counting import counting, new_counter, usage_of
 
 log = logging.getLogger("folio.index")
@@ -89,6 +89,7 @@ class FolioIndex:
 
     @classmethod
     def from_config(cls, cfg: IndexConfig, **kwargs: Any) -> FolioIndex:
+        """`FolioIndex(cfg, **kwargs)`, in LlamaIndex's constructor style."""
         return cls(cfg, **kwargs)
 
     @cached_property
@@ -98,18 +99,21 @@ class FolioIndex:
 
     @cached_property
     def parser(self) -> BookNodeParser:
+        """The node parser, counting tokens with the embedder's tokenizer."""
         return BookNodeParser.from_config(
             self.cfg.chunking, tokenizer=build_tokenizer(self.embed_model)
         )
 
     @cached_property
     def retriever(self) -> FolioRetriever:
+        """The one retriever over this store and embedder (`retrieval` in config)."""
         return FolioRetriever(
             vector_store=self.vector_store, embed_model=self.embed_model, cfg=self.cfg.retrieval
         )
 
     @cached_property
     def engine(self) -> FolioQueryEngine:
+        """The query engine (`synthesis` in config picks its synthesizer)."""
         return FolioQueryEngine.from_config(self.cfg, retriever=self.retriever)
 
     def _transforms(self) -> list[TransformComponent]:
@@ -121,12 +125,14 @@ class FolioIndex:
         return steps
 
     def close(self) -> None:
+        """Release the vector store and the ledger's connections."""
         self.vector_store.close()
         self.ledger.close()
 
     # -- ingestion ---------------------------------------------------------------------------
 
     def load_source_documents(self) -> list[Document]:
+        """The documents of every source listed in config."""
         return [doc for source in self.cfg.sources for doc in read_source(source)]
 
     def index_sources(self, progress: ProgressFn | None = None) -> IndexReport:
@@ -172,20 +178,25 @@ class FolioIndex:
         )
 
     def ingest_documents(self, documents: Sequence[Document], origin: str) -> IndexReport:
+        """Add or replace these documents (nothing else is deleted)."""
         return self.indexer.sync(documents, origin=origin, delete_missing=False)
 
     def delete_document(self, doc_id: str) -> bool:
+        """Remove one document's points and ledger row; False if not indexed."""
         return self.indexer.delete(doc_id)
 
     def document(self, doc_id: str) -> LedgerEntry | None:
+        """The ledger entry of one document, if indexed."""
         return self.ledger.get(doc_id)
 
     def documents(
         self, *, origin: str | None = None, offset: int = 0, limit: int | None = None
     ) -> list[LedgerEntry]:
+        """Ledger entries, optionally of one origin, a page at a time."""
         return self.ledger.entries(origin=origin, offset=offset, limit=limit)
 
     def recover(self) -> RecoveryReport:
+        """Settle what an interrupted write left (see Indexer.recover)."""
         return self.indexer.recover()
 
     def maybe_optimize(self) -> bool:
@@ -211,13 +222,23 @@ class FolioIndex:
         allow_llm: bool = True,
         embedding: list[float] | None = None,
     ) -> Answer:
-        return self.engine.query(question, top_k=top_k, allow_llm=allow_llm, embedding=embedding)
+        """The answer with numbered citations (see FolioQueryEngine.answer); `embedding`: the
+        question's, when the caller has it already."""
+        bundle = QueryBundle(question, embedding=embedding)
+        return self.engine.answer(bundle, top_k, allow_llm=allow_llm)
 
     def stream(
-        self, question: str, top_k: int | None = None, *, allow_llm: bool = True
+        self,
+        question: str,
+        top_k: int | None = None,
+        *,
+        allow_llm: bool = True,
+        embedding: list[float] | None = None,
     ) -> Iterator[str | Answer]:
-        """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream)."""
-        return self.engine.stream(question, top_k=top_k, allow_llm=allow_llm)
+        """Answer text pieces as produced, then the final Answer (see FolioQueryEngine.stream);
+        `embedding`: the question's, when the caller has it already (the FAQ cache's probe)."""
+        bundle = QueryBundle(question, embedding=embedding)
+        return self.engine.stream(bundle, top_k=top_k, allow_llm=allow_llm)
 
     def condense(
         self, history: Sequence[tuple[str, str]], question: str, *, allow_llm: bool = True
@@ -251,6 +272,7 @@ class FolioIndex:
         return embedding, usage_of(counter)
 
     def point_count(self) -> int:
+        """Points in the vector store."""
         return self.vector_store.count()
 
     def check(self) -> None:
@@ -258,6 +280,7 @@ class FolioIndex:
         check_store(self.vector_store, self.cfg.vector_store)
 
     def describe(self) -> str:
+        """Where the vectors live, without secrets."""
         return describe_store(self.cfg.vector_store)
 
     # -- backup (the storage layout is known only to indexes/backup.py) ----------------------
@@ -267,7 +290,13 @@ class FolioIndex:
         return the export's metadata (layout, collection, embedding, counts)."""
         from indexes.backup import export_vectors
 
-        return export_vectors(self, target_dir)
+        return export_vectors(
+            target_dir,
+            cfg=self.cfg,
+            store=self.vector_store,
+            ledger=self.ledger,
+            paused=self.indexer.paused(),
+        )
 
     @staticmethod
     def import_vectors(cfg: IndexConfig, source_dir: Path) -> dict[str, Any]:

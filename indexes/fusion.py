@@ -1,30 +1,15 @@
-"""Rank fusion for hybrid retrieval: merge several ranked lists of ids into one.
+"""Score fusion and grouping over ranked (id, score) lists.
 
-Pure functions over (id, score) lists, so the arithmetic is unit-tested without any index.
+Pure functions, so the arithmetic is unit-tested without any index: convex fusion for hybrid
+search (collection.py; RRF and DBSF run inside Qdrant) and the chunk → document collapse the
+retrieval evals score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 Ranking = Sequence[tuple[str, float]]  # (id, score), best first
-
-
-def reciprocal_rank_fusion(
-    rankings: Sequence[Ranking], weights: Sequence[float], k: int = 60
-) -> list[tuple[str, float]]:
-    """Weighted RRF (Cormack et al. 2009): score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1.
-
-    Ties are broken by the order of first appearance, which keeps the result deterministic.
-    """
-    fused: dict[str, float] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        if weight == 0:
-            continue
-        for rank, (item, _) in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
-    return sorted(fused.items(), key=lambda kv: -kv[1])
 
 
 def convex_fusion(rankings: Sequence[Ranking], weights: Sequence[float]) -> list[tuple[str, float]]:
@@ -44,22 +29,6 @@ def convex_fusion(rankings: Sequence[Ranking], weights: Sequence[float]) -> list
             norm = (score - low) / span if span > 0 else 1.0
             fused[item] = fused.get(item, 0.0) + weight * norm
     return sorted(fused.items(), key=lambda kv: -kv[1])
-
-
-def fuse(
-    rankings: Sequence[Ranking],
-    weights: Sequence[float],
-    *,
-    method: Literal["rrf", "convex"] = "rrf",
-    rrf_k: int = 60,
-) -> list[tuple[str, float]]:
-    """One ranking from several, by `method` (see the two functions above)."""
-    match method:
-        case "rrf":
-            return reciprocal_rank_fusion(rankings, weights, k=rrf_k)
-        case "convex":
-            return convex_fusion(rankings, weights)
-    raise ValueError(f"unknown fusion method {method!r}")
 
 
 def best_per_group(ranking: Ranking, group_of: dict[str, str]) -> list[tuple[str, float]]:

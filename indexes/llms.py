@@ -16,6 +16,9 @@ def build_llm(cfg: SynthesisConfig) -> LLM:
         "temperature": cfg.temperature,
         "timeout": cfg.timeout_s,
         "max_retries": 1,
+        # Streamed answers end with a chunk carrying the server's token counts (OpenAI's
+        # stream_options; LlamaIndex drops it from requests that do not stream).
+        "additional_kwargs": {"stream_options": {"include_usage": True}},
     }
     if cfg.api_base is None:
         from llama_index.llms.openai import OpenAI

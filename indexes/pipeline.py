@@ -28,12 +28,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.schema import BaseNode, Document, TransformComponent
 
 from indexes.ledger import DELETING, INDEXED, SqlLedger
+from indexes.store_protocol import FolioVectorStore
 
 log = logging.getLogger("folio.index")
 
@@ -122,7 +122,7 @@ class Indexer:
         self,
         *,
         model_loader: Callable[[], list[TransformComponent]],
-        vector_store: Any,
+        vector_store: FolioVectorStore,
         ledger: SqlLedger,
     ) -> None:
         # [parser, *embedding steps]; called only when something must be embedded
@@ -242,11 +242,8 @@ class Indexer:
         return f"v{self.ledger.version()}"
 
     def chunk_count(self) -> int:
+        """Chunks of every indexed document (from the ledger)."""
         return self.ledger.chunk_total()
-
-    def get_chunk(self, node_id: str) -> BaseNode | None:
-        nodes = self.vector_store.get_nodes([node_id])
-        return nodes[0] if nodes else None
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -1,26 +1,47 @@
-"""Query engine: retrieve (FolioRetriever: dense | bm25 | hybrid inside Qdrant) → synthesize
-with citations."""
+"""The query engine: retrieve (FolioRetriever: dense | bm25 | hybrid inside Qdrant), synthesize
+with citations, and turn the synthesizer's response into an `Answer`.
+
+`FolioQueryEngine` is a LlamaIndex query engine (`BaseQueryEngine`): `query()` gives a LlamaIndex
+`Response`. Folio's callers use `stream()` (answer text as it is produced, then the `Answer`) or
+`answer()`, which drains `stream()`; LlamaIndex's `query()` drains it too. There is one path per
+answer: a synthesizer always streams, and the pieces an LLM writes pass through the same citation
+check as a whole text would (`CitationFilter`), so what a reader saw streaming is the answer.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 
+from llama_index.core.base.base_query_engine import BaseQueryEngine
+from llama_index.core.base.response.schema import (
+    RESPONSE_TYPE,
+    AsyncStreamingResponse,
+    Response,
+    StreamingResponse,
+)
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.prompts.mixin import PromptMixinType
 from llama_index.core.response_synthesizers import BaseSynthesizer
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from indexes.answers import Answer, Source
-from indexes.citations import check_citations
+from indexes.citations import CitationFilter
 from indexes.config import IndexConfig
 from indexes.embeddings import build_tokenizer
 from indexes.retriever import FolioRetriever
-from indexes.sentence_vectors import stored_vectors
-from indexes.synthesizer import ExtractiveSynthesizer, LLMCitationSynthesizer
+from indexes.synthesizer import ExtractiveSynthesizer
 from indexes.token_counting import Tokenizer, counting, install_router, new_counter, usage_of
 
 
-class FolioQueryEngine:
-    """Answers one question; holds no per-request state, so one instance serves all requests."""
+class FolioQueryEngine(BaseQueryEngine):
+    """Answers one question; holds no per-request state, so one instance serves all requests.
+
+    `synthesizer` answers (built streaming, see `from_config`); `fallback` answers instead
+    when the caller forbids the LLM (over the daily budget). Any LlamaIndex synthesizer works;
+    the markers of any but the extractive one (which cites by construction) are checked.
+    """
 
     def __init__(
         self,
@@ -30,15 +51,19 @@ class FolioQueryEngine:
         synthesizer: BaseSynthesizer,
         mode: str,
         tokenizer: Tokenizer | None = None,
+        fallback: BaseSynthesizer | None = None,
+        callback_manager: CallbackManager | None = None,
     ) -> None:
+        super().__init__(callback_manager)
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.mode = mode
         self.retriever = retriever
         self.embed_model = retriever.embed_model
         self.synthesizer = synthesizer
-        # Used instead of the LLM when the caller says so (over the daily budget).
-        self.fallback = ExtractiveSynthesizer.from_config(cfg.synthesis, retriever.embed_model)
+        self.fallback = fallback or ExtractiveSynthesizer.from_config(
+            cfg.synthesis, retriever.embed_model, streaming=True
+        )
 
     @classmethod
     def from_config(cls, cfg: IndexConfig, *, retriever: FolioRetriever) -> FolioQueryEngine:
@@ -48,14 +73,15 @@ class FolioQueryEngine:
         install_router(retriever.embed_model)
         match mode:
             case "llm":
+                from indexes.llm_synthesizer import LLMCitationSynthesizer
                 from indexes.llms import build_llm
 
                 llm = build_llm(cfg.synthesis)
                 install_router(llm)
-                synthesizer = LLMCitationSynthesizer(llm=llm, prompt=cfg.synthesis.prompt)
+                synthesizer = LLMCitationSynthesizer.from_config(cfg.synthesis, llm, streaming=True)
             case _:
                 synthesizer = ExtractiveSynthesizer.from_config(
-                    cfg.synthesis, retriever.embed_model
+                    cfg.synthesis, retriever.embed_model, streaming=True
                 )
         return cls(
             cfg=cfg,
@@ -65,66 +91,61 @@ class FolioQueryEngine:
             tokenizer=build_tokenizer(retriever.embed_model),
         )
 
+    def _get_prompt_modules(self) -> PromptMixinType:
+        """`get_prompts()` / `update_prompts()` reach the synthesizer's prompt through here."""
+        return {"synthesizer": self.synthesizer}
+
+    # -- LlamaIndex's query engine interface ---------------------------------------------------
+
     def retrieve(
-        self, question: str | QueryBundle, top_k: int | None = None
+        self, query_bundle: QueryBundle | str, top_k: int | None = None
     ) -> list[NodeWithScore]:
         """Passages for an answer, best first, at most `max_citations` (dense hits must pass
         `similarity_cutoff`)."""
         k = min(top_k or self.cfg.retrieval.top_k, self.cfg.synthesis.max_citations)
         retriever = self.retriever if k == self.retriever.k else self.retriever.with_k(k)
-        return retriever.retrieve(question)
+        return retriever.retrieve(query_bundle)
 
-    def _synth(self, allow_llm: bool) -> tuple[BaseSynthesizer, str]:
-        if allow_llm or isinstance(self.synthesizer, ExtractiveSynthesizer):
-            return self.synthesizer, self.mode
-        return self.fallback, "extractive"
-
-    def query(
+    def synthesize(
         self,
-        question: str,
-        top_k: int | None = None,
-        *,
-        allow_llm: bool = True,
-        embedding: list[float] | None = None,
-    ) -> Answer:
-        """Retrieve and answer; an empty retrieval gives a plain 'not found' answer. `usage`
-        holds the tokens it cost (embedding, LLM prompt and completion); `allow_llm=False`
-        answers extractively even when an LLM is configured."""
-        with counting(new_counter(self.tokenizer)) as counter:
-            answer = self._query(QueryBundle(question, embedding=embedding), top_k, allow_llm)
-        answer.usage = usage_of(counter)
-        return answer
+        query_bundle: QueryBundle,
+        nodes: list[NodeWithScore],
+        additional_source_nodes: Sequence[NodeWithScore] | None = None,
+    ) -> RESPONSE_TYPE:
+        """The synthesizer's response for these passages (streaming, markers unchecked)."""
+        return self.synthesizer.synthesize(query_bundle, nodes, additional_source_nodes)
 
-    def _query(self, bundle: QueryBundle, top_k: int | None, allow_llm: bool) -> Answer:
-        """`bundle` may carry the question's embedding already (the FAQ cache computed it)."""
-        started = time.perf_counter()
-        synthesizer, mode = self._synth(allow_llm)
-        nodes = with_evidence(self.retrieve(bundle, top_k))
-        response = synthesizer.synthesize(bundle, nodes) if nodes else None
-        if response is None or not (response.metadata or {}).get("found", True):
-            return Answer(
-                answer=self.cfg.synthesis.no_answer,
-                mode=mode,
-                found=False,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
-        invalid = (response.metadata or {}).get("invalid_citations", [])
-        return Answer(
-            answer=str(response.response or ""),
-            sources=to_sources(nodes),
-            mode=mode,
-            invalid_citations=invalid,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        )
+    def _query(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        return as_response(self.answer(query_bundle))
+
+    async def _aquery(self, query_bundle: QueryBundle) -> RESPONSE_TYPE:
+        return await asyncio.to_thread(self._query, query_bundle)
+
+    # -- Folio's interface -------------------------------------------------------------------
+
+    def answer(
+        self, question: str | QueryBundle, top_k: int | None = None, *, allow_llm: bool = True
+    ) -> Answer:
+        """Retrieve and answer: `stream` drained. An empty retrieval gives a plain "not found"
+        answer; `usage` holds the tokens it cost (embedding, LLM prompt and completion);
+        `allow_llm=False` answers extractively even when an LLM is configured. A bundle may
+        carry the question's embedding already (the FAQ cache computed it)."""
+        final: Answer | None = None
+        for item in self.stream(question, top_k, allow_llm=allow_llm):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None  # `stream` always ends with the Answer
+        return final
 
     def stream(
-        self, question: str, top_k: int | None = None, *, allow_llm: bool = True
+        self, question: str | QueryBundle, top_k: int | None = None, *, allow_llm: bool = True
     ) -> Iterator[str | Answer]:
-        """Like `query`, but yields the answer text as it is produced (sentences in extractive
-        mode, tokens from the LLM), then the final Answer. Stopping the iteration stops the
-        work: nothing runs ahead of the consumer."""
+        """The answer text as it is produced (sentences in extractive mode, tokens from the
+        LLM, citation markers checked), then the final Answer, whose text is the pieces joined.
+        Stopping the iteration stops the work: nothing runs ahead of the consumer."""
         counter = new_counter(self.tokenizer)
-        inner = self._stream(question, top_k, allow_llm)
+        bundle = question if isinstance(question, QueryBundle) else QueryBundle(question)
+        inner = self._run(bundle, top_k, allow_llm)
         try:
             while True:
                 # Each step may run in a different worker thread: count it on this request.
@@ -139,51 +160,59 @@ class FolioQueryEngine:
         finally:
             inner.close()
 
-    def _stream(self, question: str, top_k: int | None, allow_llm: bool) -> Iterator[str | Answer]:
+    def _run(
+        self, bundle: QueryBundle, top_k: int | None, allow_llm: bool
+    ) -> Generator[str | Answer, None, None]:
+        """The one answer path. Retrieval leaves the question's embedding on `bundle`."""
         started = time.perf_counter()
-        synth, mode = self._synth(allow_llm)
-        bundle = QueryBundle(question)  # retrieval leaves the question's embedding on it
+        synthesizer, mode = self._synthesizer(allow_llm)
         nodes = with_evidence(self.retrieve(bundle, top_k))
-        chosen = None
-        if nodes and isinstance(synth, ExtractiveSynthesizer):
-            texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-            # before the first piece: it may be "not found"
-            chosen = synth.select(bundle, texts, stored=stored_vectors(nodes))
-        if not nodes or chosen == []:
-            yield self.cfg.synthesis.no_answer
-            yield Answer(
-                answer=self.cfg.synthesis.no_answer,
-                mode=mode,
-                found=False,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
-            return
-        invalid: list[int] = []
-        if isinstance(synth, LLMCitationSynthesizer):
-            texts = [n.node.get_content(metadata_mode=MetadataMode.LLM) for n in nodes]
-            raw = ""
-            for chunk in synth.llm.stream_complete(synth.build_prompt(question, texts)):
-                delta = chunk.delta or ""
-                raw += delta
-                if delta:
-                    yield delta
-            text, invalid = check_citations(raw, len(nodes))
-        elif chosen is not None:
-            pieces = [f"{s.text} [{s.source}]" for s in chosen]
-            for i, piece in enumerate(pieces):
-                yield piece if i == 0 else " " + piece
-            text = " ".join(pieces)
-        else:  # any other synthesizer: one piece
-            response = synth.synthesize(bundle, nodes)
-            text = str(response.response or "")
-            yield text
+        response = synthesizer.synthesize(bundle, nodes)
+        # No passages: LlamaIndex's synthesizers answer `empty_response` (our `no_answer`).
+        found = bool(nodes) and bool((response.metadata or {}).get("found", True))
+        checked = found and not isinstance(synthesizer, ExtractiveSynthesizer)
+        citations = CitationFilter(len(nodes)) if checked else None
+        text: list[str] = []
+        pieces = _pieces(response)
+        try:
+            for raw in pieces:
+                piece = citations.feed(raw) if citations else raw
+                if piece:
+                    text.append(piece)
+                    yield piece
+        finally:
+            pieces.close()
+        rest = citations.close() if citations else ""
+        if rest:
+            text.append(rest)
+            yield rest
         yield Answer(
-            answer=text,
-            sources=to_sources(nodes),
+            answer="".join(text),
+            sources=to_sources(nodes) if found else [],
             mode=mode,
-            invalid_citations=invalid,
+            found=found,
+            invalid_citations=citations.invalid if citations else [],
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def _synthesizer(self, allow_llm: bool) -> tuple[BaseSynthesizer, str]:
+        if allow_llm or isinstance(self.synthesizer, ExtractiveSynthesizer):
+            return self.synthesizer, self.mode
+        return self.fallback, "extractive"
+
+
+def _pieces(response: RESPONSE_TYPE) -> Generator[str, None, None]:
+    """The text of any synthesizer's response, as it comes (closing this closes the stream)."""
+    if isinstance(response, StreamingResponse):
+        stream = response.response_gen
+        try:
+            yield from (piece for piece in stream if piece)
+        finally:
+            stream.close()
+    elif isinstance(response, AsyncStreamingResponse):
+        raise TypeError("the query engine streams synchronously; use a synchronous synthesizer")
+    else:
+        yield str(response.response or "")
 
 
 def with_evidence(nodes: list[NodeWithScore]) -> list[NodeWithScore]:
@@ -213,3 +242,24 @@ def to_sources(nodes: list[NodeWithScore]) -> list[Source]:
             )
         )
     return sources
+
+
+def as_response(answer: Answer) -> Response:
+    """An Answer as LlamaIndex's Response: the text, one node per source (its passage and
+    metadata), and the rest (found, invalid_citations, mode, usage, latency) as metadata."""
+    nodes = [
+        NodeWithScore(
+            node=TextNode(
+                id_=s.node_id,
+                text=s.text,
+                metadata=s.model_dump(exclude={"n", "node_id", "text", "score"}, exclude_none=True),
+            ),
+            score=s.score,
+        )
+        for s in answer.sources
+    ]
+    return Response(
+        answer.answer,
+        source_nodes=nodes,
+        metadata=answer.model_dump(mode="json", exclude={"answer", "sources"}),
+    )

@@ -13,14 +13,11 @@ from typing import Any
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import NodeWithScore, QueryBundle
-from llama_index.core.vector_stores.types import (
-    BasePydanticVectorStore,
-    VectorStoreQuery,
-    VectorStoreQueryMode,
-)
+from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
 
 from indexes.collection import SearchSpec
 from indexes.config import RetrievalConfig
+from indexes.store_protocol import FolioVectorStore
 
 _MODES = {
     "dense": VectorStoreQueryMode.DEFAULT,
@@ -40,7 +37,7 @@ class FolioRetriever(BaseRetriever):
     def __init__(
         self,
         *,
-        vector_store: BasePydanticVectorStore,
+        vector_store: FolioVectorStore,
         embed_model: BaseEmbedding,
         cfg: RetrievalConfig,
         k: int | None = None,
@@ -56,6 +53,7 @@ class FolioRetriever(BaseRetriever):
         self.last_timings: dict[str, float] = {}
 
     def spec(self, k: int | None = None) -> SearchSpec:
+        """The SearchSpec of one search returning `k` chunks (default: this retriever's)."""
         fusion = self.cfg.fusion
         return SearchSpec(
             k=k or self.k,

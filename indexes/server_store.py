@@ -4,8 +4,9 @@ Folio's schema and hybrid search done inside Qdrant.
 Same collection schema as the embedded `EdgeVectorStore`: named dense vector `dense` (unit
 vectors, DOT), sparse `bm25` with `Modifier.IDF` (BM25 term weights from `indexes/sparse.py`
 through LlamaIndex's own sparse-function hooks), the chunk in the payload. `shard_number` and
-`replication_factor` come from config for a cluster. Hybrid RRF/DBSF is one `query_points` call
-with two prefetches; convex fusion is one batch of two id-only searches plus one `retrieve`.
+`replication_factor` come from config for a cluster. Searches are planned in `collection.py`, as
+for the embedded store: hybrid RRF/DBSF is one batch (two prefetches fused, plus the dense-cutoff
+gate); convex fusion is one batch of two id-only searches plus one `retrieve`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
-    VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
 from llama_index.vector_stores.qdrant import QdrantVectorStore
@@ -24,7 +24,17 @@ from pydantic import PrivateAttr
 from qdrant_client import QdrantClient
 from qdrant_client import models as rest
 
-from indexes.collection import DENSE, DOC_ID, SPARSE, SearchSpec, convex_top, unit_vector
+from indexes.collection import (
+    DENSE,
+    DOC_ID,
+    SPARSE,
+    Nearest,
+    Request,
+    SearchSpec,
+    plan_search,
+    run_plan,
+    unit_vector,
+)
 from indexes.sparse import BM25Encoder
 
 
@@ -63,6 +73,7 @@ class ServerVectorStore(QdrantVectorStore):
 
     @classmethod
     def class_name(cls) -> str:
+        """LlamaIndex's name for this store class."""
         return "FolioServerVectorStore"
 
     def check_schema(self) -> None:
@@ -84,15 +95,24 @@ class ServerVectorStore(QdrantVectorStore):
 
     # -- writes ------------------------------------------------------------------------------
 
-    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+    def add(
+        self,
+        nodes: Sequence[BaseNode],
+        shard_identifier: Any | None = None,
+        **add_kwargs: Any,
+    ) -> list[str]:
+        """QdrantVectorStore's add, with unit dense vectors (DOT then ranks like cosine)."""
         for node in nodes:
             if node.embedding is not None:
                 node.embedding = unit_vector(node.embedding)
-        return super().add(list(nodes), **kwargs)
+        return super().add(list(nodes), shard_identifier, **add_kwargs)
 
-    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+    def delete(
+        self, ref_doc_id: str, shard_identifier: Any | None = None, **delete_kwargs: Any
+    ) -> None:
+        """Every point of one document (nothing to do before the collection exists)."""
         if self._client.collection_exists(self.collection_name):
-            super().delete(ref_doc_id, **delete_kwargs)
+            super().delete(ref_doc_id, shard_identifier, **delete_kwargs)
 
     def delete_except(self, ref_doc_id: str, keep_ids: Sequence[str]) -> None:
         """Points of a document that are not in `keep_ids` (what an interrupted write left)."""
@@ -114,19 +134,23 @@ class ServerVectorStore(QdrantVectorStore):
         return False
 
     def unindexed_points(self) -> int:
+        """None: the server indexes in the background."""
         return 0
 
     def close(self) -> None:
+        """Close the client's connections."""
         self._client.close()
 
     # -- reads -------------------------------------------------------------------------------
 
     def count(self) -> int:
+        """Points in the collection (0 before it exists)."""
         if not self._client.collection_exists(self.collection_name):
             return 0
         return self._client.count(self.collection_name, exact=True).count
 
     def count_doc(self, doc_id: str) -> int:
+        """Points of one document."""
         if not self._client.collection_exists(self.collection_name):
             return 0
         flt = rest.Filter(must=[_doc_condition(doc_id)])
@@ -162,6 +186,7 @@ class ServerVectorStore(QdrantVectorStore):
                 return nodes
 
     def doc_counts(self) -> dict[str, int]:
+        """Points per document id (to find points no ledger entry owns)."""
         if not self._client.collection_exists(self.collection_name):
             return {}
         limit = max(10, self.count())
@@ -170,91 +195,66 @@ class ServerVectorStore(QdrantVectorStore):
         return {str(hit.value): hit.count for hit in response.hits if hit.count > 0}
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Dense (DEFAULT), SPARSE or HYBRID search, planned as for the embedded store
+        (collection.py): one `query_batch_points` call, plus a `retrieve` for convex fusion."""
         spec: SearchSpec = kwargs.get("spec") or SearchSpec.from_query(query)
         if not self._client.collection_exists(self.collection_name):
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         dense = unit_vector(query.query_embedding or [])
         indices, values = self._encoder.query(query.query_str or "")
         sparse = rest.SparseVector(indices=indices, values=values)
-        match query.mode:
-            case VectorStoreQueryMode.SPARSE:
-                if not indices:
-                    return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-                points = self._points(
-                    rest.QueryRequest(query=sparse, using=SPARSE, limit=spec.k, with_payload=True)
-                )
-            case VectorStoreQueryMode.HYBRID:
-                points = self._hybrid(dense, sparse, spec)
-            case _:
-                points = self._points(
-                    rest.QueryRequest(
-                        query=dense,
-                        using=DENSE,
-                        limit=spec.k,
-                        score_threshold=spec.cutoff,
-                        with_payload=True,
-                    )
-                )
-        return self.parse_to_query_result(points)
+        plan = plan_search(query.mode, spec, has_terms=bool(indices))
 
-    def _points(self, request: rest.QueryRequest) -> list[Any]:
-        return self._client.query_batch_points(self.collection_name, requests=[request])[0].points
+        def run(requests: Sequence[Request]) -> list[list[rest.ScoredPoint]]:
+            batch = [_request(r, dense, sparse) for r in requests]
+            responses = self._client.query_batch_points(self.collection_name, requests=batch)
+            return [response.points for response in responses]
 
-    def _hybrid(self, dense: list[float], sparse: rest.SparseVector, spec: SearchSpec) -> list[Any]:
-        has_terms = bool(sparse.indices)
-        dense_request = rest.QueryRequest(
-            query=dense, using=DENSE, limit=spec.candidates, score_threshold=spec.cutoff
-        )
-        if spec.fusion == "convex":
-            requests = [dense_request]
-            if has_terms:
-                requests.append(
-                    rest.QueryRequest(query=sparse, using=SPARSE, limit=spec.candidates)
-                )
-            lists = self._client.query_batch_points(self.collection_name, requests=requests)
-            dense_hits = lists[0].points
-            if spec.cutoff is not None and not dense_hits:
-                return []
-            sparse_hits = lists[1].points if has_terms else []
-            top = convex_top(
-                [(str(p.id), p.score) for p in dense_hits],
-                [(str(p.id), p.score) for p in sparse_hits],
-                spec,
-            )
-            records = self._client.retrieve(self.collection_name, [i for i, _ in top])
-            by_id = {str(r.id): r for r in records}
-            return [
-                rest.ScoredPoint(id=r.id, version=0, score=s, payload=r.payload)
-                for i, s in top
-                if (r := by_id.get(i)) is not None
-            ]
-        prefetch = [
-            rest.Prefetch(
-                query=dense, using=DENSE, limit=spec.candidates, score_threshold=spec.cutoff
-            )
+        return self.parse_to_query_result(run_plan(plan, spec, run=run, fetch=self._fetch))
+
+    def _fetch(self, top: list[tuple[str, float]]) -> list[rest.ScoredPoint]:
+        records = self._client.retrieve(self.collection_name, [i for i, _ in top])
+        by_id = {str(r.id): r for r in records}
+        return [
+            rest.ScoredPoint(id=r.id, version=0, score=s, payload=r.payload)
+            for i, s in top
+            if (r := by_id.get(i)) is not None
         ]
-        if has_terms:
-            prefetch.append(rest.Prefetch(query=sparse, using=SPARSE, limit=spec.candidates))
-        fusion: Any = (
-            rest.FusionQuery(fusion=rest.Fusion.DBSF)
-            if spec.fusion == "dbsf"
-            else rest.RrfQuery(
-                rrf=rest.Rrf(
-                    k=spec.rrf_k, weights=[spec.dense_weight, spec.bm25_weight][: len(prefetch)]
-                )
-            )
+
+
+def _request(request: Request, dense: list[float], sparse: rest.SparseVector) -> rest.QueryRequest:
+    """A planned request as Qdrant's QueryRequest."""
+    if isinstance(request, Nearest):
+        return rest.QueryRequest(
+            query=_vector(request, dense, sparse),
+            using=request.using,
+            limit=request.limit,
+            score_threshold=request.threshold,
+            with_payload=request.with_payload,
         )
-        requests = [
-            rest.QueryRequest(prefetch=prefetch, query=fusion, limit=spec.k, with_payload=True)
-        ]
-        if spec.cutoff is not None:
-            requests.append(
-                rest.QueryRequest(query=dense, using=DENSE, limit=1, score_threshold=spec.cutoff)
-            )
-        results = self._client.query_batch_points(self.collection_name, requests=requests)
-        if spec.cutoff is not None and not results[1].points:
-            return []
-        return results[0].points
+    prefetch = [
+        rest.Prefetch(
+            query=_vector(p, dense, sparse),
+            using=p.using,
+            limit=p.limit,
+            score_threshold=p.threshold,
+        )
+        for p in request.prefetches
+    ]
+    fusion: rest.Query = (
+        rest.FusionQuery(fusion=rest.Fusion.DBSF)
+        if request.fusion == "dbsf"
+        else rest.RrfQuery(rrf=rest.Rrf(k=request.rrf_k, weights=list(request.weights)))
+    )
+    return rest.QueryRequest(
+        prefetch=prefetch, query=fusion, limit=request.limit, with_payload=True
+    )
+
+
+def _vector(
+    request: Nearest, dense: list[float], sparse: rest.SparseVector
+) -> list[float] | rest.SparseVector:
+    return dense if request.using == DENSE else sparse
 
 
 def _doc_condition(doc_id: str) -> rest.FieldCondition:

@@ -9,12 +9,12 @@ handoff.py).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from indexes.config import IndexConfig, VectorStoreConfig
 from indexes.edge_store import EdgeVectorStore
 from indexes.edge_store import StoreLockedError as EdgeLocked
 from indexes.sparse import BM25Encoder
+from indexes.store_protocol import FolioVectorStore
 
 
 class StoreError(Exception):
@@ -54,7 +54,7 @@ def check_layout(cfg: IndexConfig) -> None:
         )
 
 
-def open_vector_store(cfg: IndexConfig, sparse: BM25Encoder) -> Any:
+def open_vector_store(cfg: IndexConfig, sparse: BM25Encoder) -> FolioVectorStore:
     """The configured store (both are LlamaIndex vector stores with Folio's schema)."""
     vs = cfg.vector_store
     if vs.is_server:
@@ -92,7 +92,7 @@ def describe_store(cfg: VectorStoreConfig) -> str:
     return f"Qdrant server {cfg.url}" if cfg.url else f"embedded Qdrant (Edge) at {cfg.path}"
 
 
-def check_store(store: Any, cfg: VectorStoreConfig) -> None:
+def check_store(store: FolioVectorStore, cfg: VectorStoreConfig) -> None:
     """Raise StoreError with a clear line when the store cannot be reached."""
     try:
         store.count()

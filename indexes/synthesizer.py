@@ -1,6 +1,7 @@
-"""Synthesizers that answer from numbered passages: extractive (offline) and LLM-backed.
+"""The extractive synthesizer: answers offline with the passage sentences that answer best.
 
-Both take the retrieved nodes in rank order; passage i is cited as `[i]`.
+It takes the retrieved nodes in rank order; passage i is cited as `[i]`. The LLM-backed
+synthesizer is in `indexes/llm_synthesizer.py`.
 """
 
 from __future__ import annotations
@@ -9,22 +10,25 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.base.response.schema import Response
-from llama_index.core.llms import LLM
+from llama_index.core.base.response.schema import RESPONSE_TYPE
+from llama_index.core.llms import MockLLM
 from llama_index.core.prompts.mixin import PromptDictType
 from llama_index.core.response_synthesizers import BaseSynthesizer
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, QueryType
+from llama_index.core.types import RESPONSE_TEXT_TYPE
+from pydantic import BaseModel
 
-from indexes.citations import check_citations
 from indexes.config import SynthesisConfig
 from indexes.sentence_vectors import sentence_key, stored_vectors
 from indexes.text import WORD, split_sentences, stem, terms
+
+DEFAULT_NO_ANSWER = "I could not find an answer in the indexed content."
 
 _ANSWER_TYPES = [
     ("date", re.compile(r"\b(when|what year|which year|what date|what century|what decade)\b")),
@@ -96,6 +100,10 @@ class ExtractiveSynthesizer(BaseSynthesizer):
     it scores within `MARGIN` of the lead *and* contains a question term that no chosen sentence
     covers: a second sentence that says the same thing is padding. Sentences are copied
     verbatim, so every citation can be checked by string search.
+
+    As a LlamaIndex synthesizer it implements `get_response` / `aget_response`: the answer as
+    one string, or (`streaming=True`) sentence by sentence; the Response's `metadata["found"]`
+    says whether the passages answered at all.
     """
 
     def __init__(
@@ -107,12 +115,22 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         threshold: float = -1.0,
         max_candidates: int = 12,
         cache_size: int = 20_000,
+        streaming: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(llm=_NoLLM(), streaming=False, **kwargs)
+        # BaseSynthesizer needs an LLM object: without one it resolves `Settings.llm` (OpenAI,
+        # which fails without a key, or is built and pinned globally with one) and reads its
+        # metadata to size prompts. MockLLM is LlamaIndex's own "no LLM" (`resolve_llm(None)`);
+        # this synthesizer never calls it.
+        super().__init__(
+            llm=MockLLM(),
+            streaming=streaming,
+            empty_response=no_answer or DEFAULT_NO_ANSWER,
+            **kwargs,
+        )
         self._embed_model = embed_model
         self._max_sentences = max_sentences
-        self._no_answer = no_answer or "I could not find an answer in the indexed content."
+        self._no_answer = no_answer or DEFAULT_NO_ANSWER
         self.threshold = threshold
         self._max_candidates = max_candidates
         # Sentence vectors, rebuilt from the passages on demand: popular passages are embedded
@@ -122,41 +140,111 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, cfg: SynthesisConfig, embed_model: BaseEmbedding) -> ExtractiveSynthesizer:
+    def from_config(
+        cls, cfg: SynthesisConfig, embed_model: BaseEmbedding, *, streaming: bool = False
+    ) -> ExtractiveSynthesizer:
+        """The synthesizer `synthesis` in config describes, over the index's embedder."""
         return cls(
             embed_model=embed_model,
             max_sentences=cfg.max_sentences,
             no_answer=cfg.no_answer,
             threshold=cfg.answer_threshold,
             max_candidates=cfg.candidate_sentences,
+            streaming=streaming,
         )
 
     def _get_prompts(self) -> PromptDictType:
-        return {}
+        return {}  # it writes no prompt
 
     def _update_prompts(self, prompts: PromptDictType) -> None:
         return None
 
-    def get_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
-        return self.answer(query_str, list(text_chunks))
-
-    async def aget_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
-        return self.answer(query_str, list(text_chunks))
-
     def synthesize(
-        self, query: QueryBundle | str, nodes: list[NodeWithScore], **kwargs: Any
-    ) -> Response:
-        """The answer; `metadata["found"]` is False when no sentence passed the threshold."""
-        texts = [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        chosen = self.select(query, texts, stored=stored_vectors(nodes))
-        return Response(
-            response=self.render(chosen), source_nodes=nodes, metadata={"found": bool(chosen)}
-        )
+        self,
+        query: QueryType,
+        nodes: list[NodeWithScore],
+        additional_source_nodes: Sequence[NodeWithScore] | None = None,
+        **response_kwargs: Any,
+    ) -> RESPONSE_TYPE:
+        """LlamaIndex's `synthesize`, handing `get_response` what the nodes hold besides their
+        LLM text (see `evidence`). `metadata["found"]` is False when no sentence reached the
+        threshold; the text is then `no_answer`."""
+        evidence = {**self.evidence(query, nodes), **response_kwargs}
+        return super().synthesize(query, nodes, additional_source_nodes, **evidence)
 
     async def asynthesize(
-        self, query: QueryBundle | str, nodes: list[NodeWithScore], **kwargs: Any
-    ) -> Response:
-        return self.synthesize(query, nodes, **kwargs)
+        self,
+        query: QueryType,
+        nodes: list[NodeWithScore],
+        additional_source_nodes: Sequence[NodeWithScore] | None = None,
+        **response_kwargs: Any,
+    ) -> RESPONSE_TYPE:
+        """`synthesize`, async."""
+        evidence = {**self.evidence(query, nodes), **response_kwargs}
+        return await super().asynthesize(query, nodes, additional_source_nodes, **evidence)
+
+    @staticmethod
+    def evidence(query: QueryType, nodes: Sequence[NodeWithScore]) -> dict[str, Any]:
+        """`get_response`'s keyword arguments for these nodes: the passages without their
+        metadata header (sentences are quoted from the text itself), the sentence vectors the
+        chunks carry, and the question's embedding the retriever left on the bundle."""
+        return {
+            "passages": [n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
+            "sentence_vectors": stored_vectors(list(nodes)),
+            "query_embedding": query.embedding if isinstance(query, QueryBundle) else None,
+        }
+
+    def get_response(
+        self, query_str: str, text_chunks: Sequence[str], **response_kwargs: Any
+    ) -> RESPONSE_TEXT_TYPE:
+        """The answer: a string, or its sentences one by one when streaming; a `Refusal` when
+        no sentence reaches the threshold. `response_kwargs` may carry `passages` (used
+        instead of `text_chunks`), `sentence_vectors` and `query_embedding` (see `evidence`)."""
+        pieces = self._pieces(query_str, text_chunks, response_kwargs)
+        if not pieces:
+            return Refusal()
+        return _iterate(pieces) if self._streaming else "".join(pieces)
+
+    async def aget_response(
+        self, query_str: str, text_chunks: Sequence[str], **response_kwargs: Any
+    ) -> RESPONSE_TEXT_TYPE:
+        """`get_response`, async (the work itself is synchronous)."""
+        pieces = self._pieces(query_str, text_chunks, response_kwargs)
+        if not pieces:
+            return Refusal(asynchronous=True)
+        return _aiterate(pieces) if self._streaming else "".join(pieces)
+
+    def _pieces(
+        self, query_str: str, text_chunks: Sequence[str], hints: Mapping[str, Any]
+    ) -> list[str]:
+        bundle = QueryBundle(query_str, embedding=hints.get("query_embedding"))
+        passages = hints.get("passages")
+        chosen = self.select(
+            bundle,
+            list(text_chunks if passages is None else passages),
+            stored=hints.get("sentence_vectors"),
+        )
+        return self.pieces(chosen)
+
+    def _prepare_response_output(
+        self, response_str: RESPONSE_TEXT_TYPE | None, source_nodes: list[NodeWithScore]
+    ) -> RESPONSE_TYPE:
+        """LlamaIndex's step from `get_response`'s value to a Response, plus
+        `metadata["found"]`: a `Refusal` becomes the `no_answer` text (streamed when
+        streaming) with `found: False`."""
+        found = not isinstance(response_str, Refusal)
+        if isinstance(response_str, Refusal):
+            response_str = self._refusal(response_str)
+        response = super()._prepare_response_output(response_str, source_nodes)
+        response.metadata = {**(response.metadata or {}), "found": found}
+        return response
+
+    def _refusal(self, refusal: Refusal) -> RESPONSE_TEXT_TYPE:
+        if not self._streaming:
+            return self._no_answer
+        if refusal.asynchronous:
+            return self._empty_response_agenerator()
+        return self._empty_response_generator()
 
     def candidates(self, passages: list[str]) -> list[Sentence]:
         """Sentences of the passages in rank order, each once. A sentence that refers back
@@ -271,13 +359,34 @@ class ExtractiveSynthesizer(BaseSynthesizer):
                 covered |= new
         return chosen
 
+    @staticmethod
+    def pieces(chosen: list[Sentence]) -> list[str]:
+        """The answer's text as streamed: each sentence with its citation, space-joined."""
+        return [f"{' ' if i else ''}{s.text} [{s.source}]" for i, s in enumerate(chosen)]
+
     def render(self, chosen: list[Sentence]) -> str:
-        if not chosen:
-            return self._no_answer
-        return " ".join(f"{s.text} [{s.source}]" for s in chosen)
+        """The answer's text, or `no_answer` when nothing was chosen."""
+        return "".join(self.pieces(chosen)) or self._no_answer
 
     def answer(self, query: QueryBundle | str, passages: list[str]) -> str:
+        """The answer's text for plain passages (no nodes, no stored vectors)."""
         return self.render(self.select(query, passages))
+
+
+class Refusal(BaseModel):
+    """`ExtractiveSynthesizer.get_response`'s value when the passages do not answer the
+    question; `asynchronous` when it came from `aget_response` (its stream must be async)."""
+
+    asynchronous: bool = False
+
+
+def _iterate(pieces: list[str]) -> Generator[str, None, None]:
+    yield from pieces
+
+
+async def _aiterate(pieces: list[str]) -> AsyncGenerator[str, None]:
+    for piece in pieces:
+        yield piece
 
 
 def answer_type(question: str) -> str | None:
@@ -340,60 +449,3 @@ def term_idf(query_terms: set[str], sentence_terms: list[frozenset[str]]) -> dic
         t: math.log(1 + (n + 0.5) / (sum(t in ts for ts in sentence_terms) + 0.5))
         for t in query_terms
     }
-
-
-class LLMCitationSynthesizer(BaseSynthesizer):
-    """Asks an (OpenAI-compatible) LLM to answer with `[n]` markers, then checks every marker."""
-
-    def __init__(self, llm: LLM, prompt: str, **kwargs: Any) -> None:
-        super().__init__(llm=llm, streaming=False, **kwargs)
-        self._prompt = prompt
-
-    @property
-    def llm(self) -> LLM:
-        return self._llm
-
-    def _get_prompts(self) -> PromptDictType:
-        return {}
-
-    def _update_prompts(self, prompts: PromptDictType) -> None:
-        return None
-
-    def get_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
-        return self._llm.complete(self.build_prompt(query_str, list(text_chunks))).text
-
-    async def aget_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
-        return (await self._llm.acomplete(self.build_prompt(query_str, list(text_chunks)))).text
-
-    def build_prompt(self, question: str, passages: list[str]) -> str:
-        sources = "\n\n".join(f"[{i}] {p}" for i, p in enumerate(passages, start=1))
-        return self._prompt.replace("{sources}", sources).replace("{question}", question)
-
-    def synthesize(
-        self, query: QueryBundle | str, nodes: list[NodeWithScore], **kwargs: Any
-    ) -> Response:
-        query_str = query.query_str if isinstance(query, QueryBundle) else query
-        texts = [n.node.get_content(metadata_mode=MetadataMode.LLM) for n in nodes]
-        raw = self.get_response(query_str, texts)
-        cleaned, invalid = check_citations(raw, len(nodes))
-        return Response(
-            response=cleaned, source_nodes=nodes, metadata={"invalid_citations": invalid}
-        )
-
-    async def asynthesize(
-        self, query: QueryBundle | str, nodes: list[NodeWithScore], **kwargs: Any
-    ) -> Response:
-        query_str = query.query_str if isinstance(query, QueryBundle) else query
-        texts = [n.node.get_content(metadata_mode=MetadataMode.LLM) for n in nodes]
-        raw = await self.aget_response(query_str, texts)
-        cleaned, invalid = check_citations(raw, len(nodes))
-        return Response(
-            response=cleaned, source_nodes=nodes, metadata={"invalid_citations": invalid}
-        )
-
-
-def _NoLLM() -> LLM:  # noqa: N802 - factory reads like a class at the call site
-    """The extractive synthesizer never calls an LLM; a MockLLM keeps BaseSynthesizer happy."""
-    from llama_index.core.llms import MockLLM
-
-    return MockLLM()

@@ -327,7 +327,12 @@ class AnswerStream:
             )
             if probe.hit is None:
                 self._pieces = iter(
-                    a.index.stream(self._question, top_k=self._top_k, allow_llm=self._allow_llm)
+                    a.index.stream(
+                        self._question,
+                        top_k=self._top_k,
+                        allow_llm=self._allow_llm,
+                        embedding=probe.embedding,  # a cache miss embedded it already
+                    )
                 )
         return probe
 

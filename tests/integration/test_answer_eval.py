@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.answering import answer_eval, split_by_title
+from evals.answering import split_by_title
 from evals.datasets import CorpusDoc, Dataset
-from evals.runner import EvalSession
+from evals.runner import EvalSession, answer_eval
 from indexes.config import IndexConfig
 from tests.utils.fake_openai import make_fake_openai_app
 from tests.utils.http import serve_in_thread

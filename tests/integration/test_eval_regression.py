@@ -68,7 +68,7 @@ def test_answers_stay_above_floor(answer_regression, session, minilm, repo_root)
     """The shipped config answers a fixed SQuAD subset (half its articles indexed): it must keep
     leading with the gold sentence, answering what it can and refusing what it cannot."""
     from app.core.settings import load_settings
-    from evals.answering import answer_eval
+    from evals.runner import answer_eval
 
     spec, subset = answer_regression
     cfg = load_settings(repo_root / "config.yaml", environ={}, check_paths=False).index

@@ -11,6 +11,8 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
+USAGE = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+
 
 def make_fake_openai_app(reply: str, *, token_delay_s: float = 0.0) -> FastAPI:
     """`token_delay_s`: pause between streamed words, so a client can watch the text grow."""
@@ -37,14 +39,15 @@ def make_fake_openai_app(reply: str, *, token_delay_s: float = 0.0) -> FastAPI:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+            "usage": USAGE,
         }
 
     return app
 
 
 def _chunks(reply: str, body: dict, delay: float = 0.0):  # type: ignore[no-untyped-def]
-    """The reply as OpenAI streaming chunks, one word (with its trailing space) each."""
+    """The reply as OpenAI streaming chunks, one word (with its trailing space) each, then (when
+    `stream_options.include_usage` asks for it, as OpenAI does) a chunk with the usage only."""
     words = reply.split(" ")
     for i, word in enumerate(words):
         if delay and i:
@@ -58,4 +61,14 @@ def _chunks(reply: str, body: dict, delay: float = 0.0):  # type: ignore[no-unty
             "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
         }
         yield f"data: {json.dumps(chunk)}\n\n"
+    if (body.get("stream_options") or {}).get("include_usage"):
+        usage = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [],
+            "usage": USAGE,
+        }
+        yield f"data: {json.dumps(usage)}\n\n"
     yield "data: [DONE]\n\n"

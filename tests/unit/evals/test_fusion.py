@@ -1,25 +1,14 @@
-"""Fusion arithmetic (indexes/fusion.py) and chunk → document collapsing used by the evals."""
+"""Convex fusion (indexes/fusion.py, used by hybrid search) and the chunk → document collapse
+used by the evals."""
 
 from __future__ import annotations
 
 import pytest
 
-from indexes.fusion import best_per_group, convex_fusion, fuse, reciprocal_rank_fusion
+from indexes.fusion import best_per_group, convex_fusion
 
 DENSE = [("a", 0.9), ("b", 0.8), ("c", 0.5)]
 BM25 = [("c", 12.0), ("a", 3.0)]
-
-
-def test_rrf_sums_weighted_reciprocal_ranks():
-    fused = dict(reciprocal_rank_fusion([DENSE, BM25], [1.0, 1.0], k=60))
-    assert fused["a"] == pytest.approx(1 / 61 + 1 / 62)
-    assert fused["c"] == pytest.approx(1 / 63 + 1 / 61)
-    assert fused["b"] == pytest.approx(1 / 62)
-    assert [i for i, _ in reciprocal_rank_fusion([DENSE, BM25], [1, 1])] == ["a", "c", "b"]
-
-
-def test_rrf_weight_zero_ignores_a_list():
-    assert [i for i, _ in reciprocal_rank_fusion([DENSE, BM25], [0.0, 1.0])] == ["c", "a"]
 
 
 def test_convex_normalises_each_list():
@@ -30,10 +19,9 @@ def test_convex_normalises_each_list():
     assert fused["c"] == pytest.approx(0.5)
 
 
-def test_fuse_dispatches_and_rejects_unknown():
-    assert fuse([DENSE], [1.0], method="convex")[0][0] == "a"
-    with pytest.raises(ValueError):
-        fuse([DENSE], [1.0], method="max")  # type: ignore[arg-type]
+def test_convex_weight_zero_ignores_a_list_and_equal_scores_count_fully():
+    assert [i for i, _ in convex_fusion([DENSE, BM25], [0.0, 1.0])] == ["c", "a"]
+    assert dict(convex_fusion([[("x", 2.0), ("y", 2.0)]], [0.5])) == {"x": 0.5, "y": 0.5}
 
 
 def test_best_chunk_per_document_keeps_rank_order():

@@ -75,10 +75,27 @@ def test_a_new_version_of_a_document_gets_new_chunk_ids():
     assert not {c.node_id for c in first} & {c.node_id for c in second}
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 def test_long_sections_are_split_within_size():
-    _, chunks = _chunks(chunk_size=64)
-    flour = [c for c in chunks if c.metadata["section"] == "Chapter 1: Bread > Flour"]
+    """Regression (the test checked only that there were several chunks): each chunk of the
+    long "Flour" section fits `chunk_size` tokens together with its section line, which the
+    embedder sees too, and the chunks hold all of the section's text."""
+    doc = make_document(
+        doc_id="s:ch1.md", text=TEXT, book="B", chapter="Chapter 1: Bread", origin="config"
+    )
+    parser = BookNodeParser.from_config(
+        ChunkingConfig(chunk_size=64, chunk_overlap=8), tokenizer=_words
+    )
+    section = "Chapter 1: Bread > Flour"
+    flour = [c for c in parser.split_document(doc) if c.metadata["section"] == section]
     assert len(flour) > 2
+    header = len(_words(f"section: {section}"))
+    assert all(len(_words(c.text)) + header <= 64 for c in flour)
+    # all 30 copies of the long sentence are in some chunk (overlapping chunks repeat some)
+    assert sum(c.text.count("Strong flour has more protein") for c in flour) >= 30
 
 
 def test_embedding_text_holds_section_but_not_ids():

@@ -86,10 +86,11 @@ def test_below_threshold_is_not_found():
     synth = _synth(threshold=0.9, no_answer="Nothing found.")
     nodes = [NodeWithScore(node=TextNode(text=p), score=1.0) for p in PASSAGES]
     response = synth.synthesize("How do I make gluten-free pizza dough?", nodes)
-    assert response.metadata == {"found": False}
+    assert response.metadata is not None and response.metadata["found"] is False
     assert str(response.response) == "Nothing found."
     found = _synth(threshold=0.5).synthesize("What is autolyse?", nodes)
-    assert found.metadata == {"found": True} and "[1]" in str(found.response)
+    assert found.metadata is not None and found.metadata["found"] is True
+    assert "[1]" in str(found.response)
 
 
 def test_no_passages_says_so():
@@ -179,3 +180,57 @@ def test_repeated_sentences_from_overlapping_chunks_are_cited_once():
     passages = ["Temperature changes flavor a lot.", "Temperature changes flavor a lot. More."]
     answer = _synth().answer("temperature flavor", passages)
     assert answer.count("Temperature changes flavor") == 1
+
+
+RYE = ["Rye flour ferments fast. Rye bread keeps for a week. Rye flour is grey."]
+RYE_QUESTION = "Does rye flour ferment fast, and how long does rye bread keep?"
+
+
+def _nodes(passages: list[str] = PASSAGES) -> list[NodeWithScore]:
+    # with a metadata header the LLM would see: the extractive answer quotes the text only
+    return [
+        NodeWithScore(node=TextNode(text=p, metadata={"section": "Bread"}), score=1.0 - i / 10)
+        for i, p in enumerate(passages)
+    ]
+
+
+def test_streaming_gives_the_sentences_of_the_whole_answer():
+    from llama_index.core.base.response.schema import Response, StreamingResponse
+
+    whole = _synth().synthesize(RYE_QUESTION, _nodes(RYE))
+    streamed = _synth(streaming=True).synthesize(RYE_QUESTION, _nodes(RYE))
+    assert isinstance(whole, Response) and isinstance(streamed, StreamingResponse)
+    assert streamed.metadata is not None and streamed.metadata["found"] is True
+    pieces = list(streamed.response_gen)
+    assert len(pieces) == 2 and all(p.endswith("[1]") for p in pieces)
+    assert "".join(pieces) == str(whole.response) == _synth().answer(RYE_QUESTION, RYE)
+    assert "section" not in str(whole.response)
+
+
+def test_streaming_a_refusal_streams_no_answer_and_says_not_found():
+    synth = _synth(threshold=0.9, no_answer="Nothing found.", streaming=True)
+    response = synth.synthesize("How do I make gluten-free pizza dough?", _nodes())
+    assert response.metadata is not None and response.metadata["found"] is False
+    assert list(response.response_gen) == ["Nothing found."]  # type: ignore[union-attr]
+
+
+async def test_async_get_response_says_the_same():
+    from llama_index.core.base.response.schema import AsyncStreamingResponse
+
+    whole = await _synth().asynthesize(RYE_QUESTION, _nodes(RYE))
+    streamed = await _synth(streaming=True).asynthesize(RYE_QUESTION, _nodes(RYE))
+    assert isinstance(streamed, AsyncStreamingResponse)
+    assert "".join([p async for p in streamed.async_response_gen()]) == str(whole.response)
+    synth = _synth(threshold=0.9, no_answer="Nothing found.", streaming=True)
+    refused = await synth.asynthesize("gluten-free pizza dough?", _nodes())
+    assert isinstance(refused, AsyncStreamingResponse)
+    assert refused.metadata is not None and refused.metadata["found"] is False
+    assert [p async for p in refused.async_response_gen()] == ["Nothing found."]
+
+
+def test_the_question_embedding_on_the_bundle_reaches_get_response():
+    """The retriever leaves the question's embedding on the bundle; synthesize passes it on."""
+    model = BagOfWordsEmbedding()
+    bundle = QueryBundle("What is autolyse?", embedding=model.get_text_embedding("autolyse"))
+    ExtractiveSynthesizer(embed_model=model).synthesize(bundle, _nodes())
+    assert model.questions == []
