@@ -227,7 +227,7 @@ async def test_the_owner_rule_holds_when_the_job_runs(tmp_path):
         job = await wait_for_job(client, job_id, headers=key_headers(keys["mallory"]))
         assert job["state"] == "failed" and job["error"]["code"] == "forbidden"
         index = client.app.state.index_holder.get()
-        node = index.indexer.get_chunk(index.document("api:autolyse").chunk_ids[0])
+        [node] = index.vector_store.get_nodes([index.document("api:autolyse").chunk_ids[0]])
         assert node.get_content() == "Alice's autolyse notes."
 
 

@@ -29,7 +29,8 @@ def _chunk_texts(client, doc_id: str) -> list[str]:
     index = client.app.state.index_holder.get()
     entry = index.document(doc_id)
     assert entry is not None, f"{doc_id} is not indexed"
-    return [index.indexer.get_chunk(node_id).get_content() for node_id in entry.chunk_ids]
+    nodes = {n.node_id: n for n in index.vector_store.get_nodes(list(entry.chunk_ids))}
+    return [nodes[node_id].get_content() for node_id in entry.chunk_ids]
 
 
 def _points(client) -> int:
@@ -109,7 +110,7 @@ async def test_json_ingest_takes_a_book(tmp_path):
         assert docs["api:salt"]["book"] == "Pastry Notes"
         assert docs["api:water"]["book"] == "The Sourdough Handbook"  # the configured book
         index = client.app.state.index_holder.get()
-        node = index.indexer.get_chunk(index.document("api:salt").chunk_ids[0])
+        [node] = index.vector_store.get_nodes([index.document("api:salt").chunk_ids[0]])
         assert node.metadata["book"] == "Pastry Notes"
 
 
