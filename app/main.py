@@ -27,6 +27,7 @@ from app.api.routes import (
     web,
 )
 from app.core.errors import install_error_handlers
+from app.core.head import HeadAsGetMiddleware
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import (
@@ -117,6 +118,7 @@ def create_app(
     web.mount_static(app)
 
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
+    app.add_middleware(HeadAsGetMiddleware)  # HEAD on every GET route, without the body
     if settings.api.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
