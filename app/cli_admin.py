@@ -31,6 +31,53 @@ def db_upgrade(
     ensure_secrets(settings)  # migration 0003 encrypts TOTP secrets with the pepper
     migrate.upgrade(settings.database.url, revision, key_pepper=settings.auth.pepper())
     console.print(f"database at {revision}")
+    if revision == "head":  # a fresh database records this pepper; another one is refused
+        _check_pepper(settings)
+
+
+@db_app.command("reset-pepper")
+def db_reset_pepper(
+    yes: Annotated[bool, typer.Option("--yes", help="I know every API key and TOTP dies")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Accept the current FOLIO_KEY_PEPPER after the original is lost: every API key, recovery
+    code and TOTP secret made with the old one stops working and must be issued again."""
+    from app.core.secrets import ensure_secrets
+    from app.db.engine import make_engine
+    from app.services.pepper import reset_pepper
+
+    if not yes:
+        err_console.print(
+            "[red]error:[/red] this makes every existing API key, recovery code and TOTP "
+            "secret useless; run again with --yes if the original pepper is lost",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    settings = _settings(config)
+    ensure_secrets(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        previous = reset_pepper(engine=engine, pepper=settings.auth.pepper())
+    finally:
+        engine.dispose()
+    was = f" (was {previous[:12]}…)" if previous else ""
+    console.print(f"the database now belongs to this FOLIO_KEY_PEPPER{was}", highlight=False)
+
+
+def _check_pepper(settings: Settings) -> None:
+    """One line and exit 1 when the pepper is not the one the database's secrets were made
+    with (app/services/pepper.py)."""
+    from app.db.engine import make_engine
+    from app.services.pepper import PepperMismatch, check_pepper
+
+    engine = make_engine(settings.database.url)
+    try:
+        check_pepper(engine=engine, pepper=settings.auth.pepper())
+    except PepperMismatch as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
 
 
 @db_app.command("downgrade")
@@ -79,6 +126,7 @@ def _db(config: Path | None):  # type: ignore[no-untyped-def]
     ensure_secrets(settings)
     if settings.database.auto_migrate:
         migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
+    _check_pepper(settings)  # a key made under another pepper would never verify
     return settings, Session(make_engine(settings.database.url), expire_on_commit=False)
 
 

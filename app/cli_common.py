@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from app.core.file_modes import use_private_umask
 from app.core.logs import configure_logging
 from app.core.settings import ConfigError, Settings, load_settings
 
@@ -21,7 +22,9 @@ ConfigOpt = Annotated[
 
 
 def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
-    """Settings for a command; a config error is one red line and exit code 2, no traceback."""
+    """Settings for a command; a config error is one red line and exit code 2, no traceback.
+    Whatever the command writes (storage, database, backups) is owner-only from here on."""
+    use_private_umask()
     try:
         settings = load_settings(config, check_paths=check_paths)
     except ConfigError as exc:

@@ -27,6 +27,7 @@ from app.api.routes import (
     web,
 )
 from app.core.errors import install_error_handlers
+from app.core.file_modes import tighten_storage, use_private_umask
 from app.core.head import HeadAsGetMiddleware
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
@@ -43,6 +44,7 @@ from app.db.engine import make_engine
 from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import make_faq_cache
 from app.services.index_holder import IndexFactory, IndexHolder
+from app.services.pepper import check_pepper_at_start
 from app.services.ratelimit import RateLimiter
 from indexes.folio_index import FolioIndex
 
@@ -58,13 +60,17 @@ def create_app(
 ) -> FastAPI:
     """An app whose lifespan opens the index (model, Qdrant) once and closes it at shutdown."""
     configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
+    use_private_umask()  # storage, database, vectors, backups: owner-only from here on
     ensure_secrets(settings)  # unset secrets: generated once into the storage folder
+    tighten_storage(settings.storage_dir, settings.vector_store.path)  # trees made before
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
             migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
         app.state.engine = make_engine(settings.database.url, settings.database)
+        # API keys and TOTP secrets only verify with the pepper they were made with
+        check_pepper_at_start(app.state.engine, settings.auth.pepper())
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
         )
@@ -118,6 +124,7 @@ def create_app(
     web.mount_static(app)
 
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
+    app.add_middleware(HeadAsGetMiddleware)  # HEAD on every GET route, without the body
     app.add_middleware(HeadAsGetMiddleware)  # HEAD on every GET route, without the body
     if settings.api.allowed_origins:
         app.add_middleware(
