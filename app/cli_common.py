@@ -12,6 +12,7 @@ from rich.console import Console
 from app.core.file_modes import use_private_umask
 from app.core.logs import configure_logging
 from app.core.settings import ConfigError, Settings, load_settings
+from app.core.timeouts import head_timeout_protocol
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,11 +40,14 @@ def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """Proxy-header handling for `folio serve`: X-Forwarded-* are believed only from
+    """uvicorn's options for `folio serve`: its h11 protocol with a request-head deadline
+    (`api.header_timeout_s`), and proxy headers: X-Forwarded-* are believed only from
     `api.trusted_proxies`. None configured: uvicorn's proxy middleware is off, because its
     default trusts 127.0.0.1, and a local reverse proxy that does not overwrite the header
     (or any local process) would let a client pick its own address, and so its rate limit."""
     proxies = settings.api.trusted_proxies
+    # h11 with a deadline for each request head (uvicorn has none; app/core/timeouts.py)
+    http = {"http": head_timeout_protocol(settings.api.header_timeout_s)}
     if not proxies:
-        return {"proxy_headers": False, "forwarded_allow_ips": ""}
-    return {"proxy_headers": True, "forwarded_allow_ips": list(proxies)}
+        return {"proxy_headers": False, "forwarded_allow_ips": "", **http}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(proxies), **http}

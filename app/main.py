@@ -39,6 +39,7 @@ from app.core.middleware import (
 )
 from app.core.secrets import ensure_secrets
 from app.core.settings import Settings
+from app.core.timeouts import BodyTimeoutMiddleware
 from app.db import migrate
 from app.db.engine import make_engine
 from app.services.answer_pool import AnswerPool
@@ -125,7 +126,6 @@ def create_app(
 
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
     app.add_middleware(HeadAsGetMiddleware)  # HEAD on every GET route, without the body
-    app.add_middleware(HeadAsGetMiddleware)  # HEAD on every GET route, without the body
     if settings.api.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -143,6 +143,7 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD
     )
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.api.body_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, embed_origins=settings.api.allowed_origins)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)
