@@ -24,6 +24,7 @@ ATTACKS = {
     "nested quotes": ("> " * 50_000, "quotes nested"),
     "repeated character": ("=" * 900 + " text", "repeated"),
     "long heading": ("# " + "word " * 100 + "\n\ntext", "heading over"),
+    "full stops": (". " * 100_000, "letters or digits"),  # parsed in time, 30 s to embed
 }
 
 

@@ -27,6 +27,8 @@ from tests.utils.builders import SAMPLE_BOOK
         ("- " + "=" * 501, "repeated"),
         ("> " * 40 + "deep", "quotes nested"),
         ("<b>x</b> " * 6_000, "HTML tags"),
+        (". " * 100_000, "letters or digits"),
+        ("| --- | --- |\n" * 50 + "a table with little text", "letters or digits"),
     ],
 )
 def test_each_limit_refuses_its_shape(text: str, reason: str) -> None:
