@@ -152,3 +152,14 @@ class UsageRecord(SQLModel, table=True):
     embedding_tokens: int = 0
     cost_usd: float = 0.0
     cached: bool = False
+
+
+class SecretFingerprint(SQLModel, table=True):
+    """Which server secret the stored data was made with: HMAC-SHA-256 of a fixed label under
+    the secret (never the secret). `key_pepper`: API keys, recovery codes, TOTP secrets."""
+
+    __tablename__ = "secret_fingerprints"
+
+    name: str = Field(primary_key=True, max_length=32)
+    fingerprint: str = Field(max_length=64)
+    recorded_at: datetime = Field(default_factory=utcnow)

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.core.errors import Forbidden, NotFound, PayloadTooLarge
+from app.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from app.core.metrics import observe_ingest
 from app.core.settings import Settings
 from app.core.textcheck import clean_document_text
@@ -19,6 +19,7 @@ from app.db.models import ApiKey
 from app.services.identity import Identity
 from indexes.folio_index import FolioIndex, TooManyChunks
 from indexes.ledger import LedgerEntry
+from indexes.parsers import ContentTooComplex, ParseLimits, ParseTimeout
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 
 MAX_ROTATION_HOPS = 50
@@ -100,6 +101,7 @@ def ingest_content(
     if existing is not None:
         _check_can_change(db=db, identity=identity, entry=existing)
     db.close()  # no connection held while the model embeds
+    limits = ParseLimits(timeout_s=settings.api.ingest_parse_timeout_s)
     try:
         report = index.ingest_text(
             content=content,
@@ -107,10 +109,18 @@ def ingest_content(
             source_id=doc_id,
             owner=identity.subject,
             max_chunks=settings.api.max_ingest_chunks,
+            limits=limits,
         )
     except TooManyChunks as exc:
         raise PayloadTooLarge(
             f"{exc} (api.max_ingest_chunks); split the chapter into smaller ones"
+        ) from None
+    except ContentTooComplex as exc:
+        raise InvalidInput(f"content: {exc}") from None
+    except ParseTimeout:
+        raise PayloadTooLarge(
+            f"content: parsing took over {limits.timeout_s:g} s (api.ingest_parse_timeout_s); "
+            "split the chapter into smaller ones"
         ) from None
     observe_ingest(ORIGIN_API, report.counts())
     status = "added" if report.added else "updated" if report.updated else "unchanged"
