@@ -391,6 +391,9 @@ def eval_(
     ),
 ) -> None:
     """Retrieval metrics of one config on a labelled dataset, or a side-by-side comparison."""
+    from indexes.extras import require_extra
+
+    require_extra("evals", "folio eval")  # before minutes of indexing, not after
     from evals.datasets import DatasetNotFound, load_dataset
     from evals.report import write_report
     from evals.runner import EvalSession
@@ -486,10 +489,12 @@ def _print_eval(results: list) -> None:
 
 def main() -> None:
     """Every expected failure is one line naming the cause and the fix, never a traceback."""
+    from rich.markup import escape
     from sqlalchemy.exc import DBAPIError
 
     from app.core.settings import ConfigError
     from app.db.migrate import DatabaseUnreachable
+    from indexes.extras import MissingExtra
 
     try:
         app()
@@ -500,6 +505,9 @@ def main() -> None:
         sys.exit(2)
     except DatabaseUnreachable as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except MissingExtra as exc:  # escaped: "folio[export]" is not rich markup
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except DBAPIError as exc:
         orig = exc.orig or exc
