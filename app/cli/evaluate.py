@@ -41,6 +41,9 @@ def eval_(
     ),
 ) -> None:
     """Retrieval metrics of one config on a labelled dataset, or a side-by-side comparison."""
+    from indexes.extras import require_extra
+
+    require_extra("evals", "folio eval")  # before minutes of indexing, not after
     from evals.datasets import DatasetNotFound, load_dataset
     from evals.report import write_report
     from evals.runner import EvalSession
