@@ -86,8 +86,9 @@ _BOUNDARIES = (
         ready done safe useful true false wrong right good bad hard easy enough""".split()
     )
 )
-# "How long does it take to …": a dummy "it", the question names its own topic.
-_DUMMY_IT = re.compile(r"\bit\s+(?:take|takes|took|is|was)\b[^?]*\bto\s+\w+", re.IGNORECASE)
+# "How long does it take to bake a loaf?": a dummy "it", the infinitive names its own topic
+# ("How long does it take to peak?" does not: there "it" is the thing talked about).
+_DUMMY_IT = re.compile(r"\bit\s+(?:take|takes|took|is|was)\b[^?]*\bto\s+\w+\s+\w+", re.IGNORECASE)
 
 
 def condense_offline(previous: Sequence[str], question: str) -> str:

@@ -93,7 +93,7 @@ def test_follow_up_in_the_same_session_with_feedback(server, open_page) -> None:
     page, watch = open_page(base + "/")
     wait_answered(ask(page, "What is a levain?"))
     follow = wait_answered(ask(page, "How do I build it?"))
-    expect(follow.locator(".rewritten")).to_have_text("Searched for: How do I build it? (levain)")
+    expect(follow.locator(".rewritten")).to_have_text("Searched for: How do I build the levain?")
     expect(follow.locator(".source-link").first).to_contain_text("Chapter 3: Fermentation")
     sessions = page.locator("#session-list .session-link")
     expect(sessions).to_have_count(1)
@@ -116,7 +116,7 @@ def test_follow_up_in_the_same_session_with_feedback(server, open_page) -> None:
     page.reload()
     page.locator("#session-list .session-link").first.click()
     expect(page.locator("article.turn")).to_have_count(2)
-    expect(page.locator("article.turn").nth(1).locator(".rewritten")).to_contain_text("(levain)")
+    expect(page.locator("article.turn").nth(1).locator(".rewritten")).to_contain_text("the levain")
     third = wait_answered(ask(page, "How long does it take to peak?"))
     expect(third.locator(".rewritten")).to_contain_text("levain")
     with httpx.Client(base_url=base) as client:
