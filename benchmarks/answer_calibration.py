@@ -74,6 +74,7 @@ class Replayer:
         self.synth = synth
         self.vectors = vectors
         self.k = k
+        self.shortlist_weights: np.ndarray | None = None  # default: the weights being scored
 
     def prepare(self, asked: Asked) -> Item:
         from indexes.sentence_vectors import sentence_key
@@ -123,7 +124,8 @@ class Replayer:
         if n <= self.k:
             keep = tuple(range(n))
         else:
-            order = np.argsort(-(item.cheap @ weights[1:]), kind="stable")[: self.k]
+            cheap = weights if self.shortlist_weights is None else self.shortlist_weights
+            order = np.argsort(-(item.cheap @ cheap[1:]), kind="stable")[: self.k]
             keep = tuple(sorted(int(j) for j in order))
         rows, idf = self.full_rows(item, keep)
         scores = np.round(rows @ weights, 4)
