@@ -70,7 +70,15 @@ def collect_half(dataset: str, half: int, *, config: str, cache_dir: Path) -> Re
 
     cfg = load_settings(config, environ={}).index
     data = load_dataset(dataset, split="dev")
-    cfg_json = cfg.model_dump_json(include={"chunking", "embedding", "retrieval", "synthesis"})
+    # what retrieval and the stored vectors depend on (not the answerer's own settings)
+    cfg_json = cfg.model_dump_json(
+        include={
+            "chunking": True,
+            "embedding": True,
+            "retrieval": True,
+            "synthesis": {"max_citations", "sentence_vectors"},
+        }
+    )
     cache = _cache_file(cache_dir, data, cfg_json, half)
     if cache.is_file():
         return _load(cache)
