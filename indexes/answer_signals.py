@@ -326,10 +326,19 @@ def missing_concepts(question: str, passages: list[str]) -> list[str]:
 
 def _negated_nearby(parts: list[str], text: str) -> bool:
     """The passages say it another way: "no religion" for "non-religious", "without gluten"
-    for "gluten-free" (a negation within three words before the other part, stems compared)."""
+    or "free of any gluten" for "gluten-free" (the other part right after a negation, or after
+    one of/any/a/the/added; stems compared). "without tearing the gluten" is not it."""
     bases = {stem(p) for p in parts if p not in _PRIVATIVE}
     words = re.findall(r"[a-z]+", text)
-    return any(
-        w in _NEGATORS and any(stem(x) in bases for x in words[i + 1 : i + 4])
-        for i, w in enumerate(words)
-    )
+    for i, w in enumerate(words[:-1]):
+        if w not in _NEGATORS:
+            continue
+        nxt = words[i + 1 : i + 3]
+        if stem(nxt[0]) in bases or (
+            len(nxt) == 2 and nxt[0] in _FILLERS and stem(nxt[1]) in bases
+        ):
+            return True
+    return False
+
+
+_FILLERS = frozenset("of any a an the added".split())
