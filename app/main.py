@@ -39,6 +39,8 @@ from app.core.errors import (
     request_id_of,
     unexpected_error,
 )
+from app.core.file_modes import tighten_storage, use_private_umask
+from app.core.head import HeadAsGetMiddleware
 from app.core.logs import AccessLogMiddleware, configure_logging, valid_request_id
 from app.core.metrics import MetricsMiddleware
 from app.core.middleware import (
@@ -49,12 +51,14 @@ from app.core.middleware import (
 )
 from app.core.secrets import ensure_secrets
 from app.core.settings import Settings
+from app.core.timeouts import BodyTimeoutMiddleware
 from app.db import migrate
 from app.db.database import database_problem, make_engine
 from app.services.answer_pool import AnswerPool
 from app.services.faq_cache import make_faq_cache
 from app.services.index_holder import IndexFactory, IndexHolder
 from app.services.job_queue import start_jobs
+from app.services.pepper import check_pepper_at_start
 from app.services.ratelimit import RateLimiter
 from indexes.folio_index import FolioIndex
 
@@ -75,13 +79,17 @@ def create_app(
     `job_workers`: upload-job threads (default `jobs.workers`; tests pass 0 to keep jobs
     queued)."""
     configure_logging(level=settings.log_level, fmt=settings.effective_log_format)
+    use_private_umask()  # storage, database, vectors, backups: owner-only from here on
     ensure_secrets(settings)  # unset secrets: generated once into the storage folder
+    tighten_storage(settings.storage_dir, settings.vector_store.path)  # trees made before
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
             migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
         app.state.db_engine = make_engine(settings.database.url, settings.database)
+        # API keys and TOTP secrets only verify with the pepper they were made with
+        check_pepper_at_start(app.state.db_engine, settings.auth.pepper())
         app.state.limiter = RateLimiter(
             settings.api.redis_url, key_prefix=settings.api.rate_limit_key_prefix
         )
@@ -142,6 +150,7 @@ def create_app(
     web.mount_static(app)
 
     app.add_middleware(UnhandledErrorMiddleware)  # innermost: 500s still get the headers below
+    app.add_middleware(HeadAsGetMiddleware)  # HEAD on every GET route, without the body
     if settings.api.allowed_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -161,6 +170,7 @@ def create_app(
         max_bytes=settings.api.max_ingest_bytes + BODY_OVERHEAD,
         path_limits={"/documents": settings.api.max_upload_bytes + BODY_OVERHEAD},
     )
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.api.body_timeout_s)
     app.add_middleware(SecurityHeadersMiddleware, embed_origins=settings.api.allowed_origins)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(AccessLogMiddleware)

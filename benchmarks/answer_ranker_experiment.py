@@ -4,7 +4,8 @@ first-sentence gold gap that the offline signals leave?
 MiniLM (the installed all-MiniLM-L6-v2 weights, a fresh one-logit head) is fine-tuned as a
 cross-encoder on the answerable questions of one half of SQuAD DEV's articles and scored on the
 other half's, so every test question is about articles the model never saw. The test half's
-candidates come from `benchmarks.answer_calibration` (the engine's own retrieval and features);
+candidates come from `benchmarks.answer_replay` (the engine's own retrieval) and the answerer's
+own features, the shortlist of 12 `/query` scores;
 the ranker's logit is added to the shipped sentence score at a few weights. Prints JSON.
 
 It is not shipped, because the only question/answer data here is the DEV set itself: weights
@@ -24,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.answer_calibration import collect
-from indexes.synthesizer import WEIGHTS
+from benchmarks.answer_calibration import Replayer
+from benchmarks.answer_replay import collect_half
+from indexes.synthesizer import WEIGHTS, ExtractiveSynthesizer
 
 GROUP = 16  # the gold sentence and the 15 best-scored others: one softmax per question
 
@@ -81,6 +83,34 @@ def logits(tok, model, item: dict) -> np.ndarray:
         return model(**batch).logits.squeeze(-1).numpy()
 
 
+def collect(args: argparse.Namespace, half: int) -> list[dict]:
+    """Per question of the replayed half: its 12 shortlisted sentences (what `/query` embeds),
+    their feature rows and gold labels."""
+    from app.core.settings import load_settings
+    from indexes.embeddings import build_embed_model
+
+    cfg = load_settings(args.config, environ={}).index
+    replay = collect_half(args.dataset, half, config=args.config, cache_dir=Path(args.cache_dir))
+    model = build_embed_model(cfg.embedding, cfg.runtime)
+    replayer = Replayer(ExtractiveSynthesizer(embed_model=model), replay.vectors, 12)
+    out = []
+    for asked in replay.asked:
+        item = replayer.prepare(asked)
+        row: dict = {"answerable": asked.answerable}
+        if item.sentences:
+            order = np.argsort(-(item.cheap @ WEIGHTS[1:]), kind="stable")[:12]
+            keep = tuple(sorted(int(j) for j in order))
+            features, _ = replayer.full_rows(item, keep)
+            row.update(
+                features=features,
+                gold=item.gold[list(keep)],
+                question=asked.question,
+                texts=[item.sentences[j].text for j in keep],
+            )
+        out.append(row)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dataset", nargs="?", default="squad-v1.1-dev")
@@ -89,7 +119,6 @@ def main() -> None:
     parser.add_argument("--train-half", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
-    args.max_candidates, args.limit = 12, None  # what /query embeds
     rows = {h: [r for r in collect(args, h) if r["answerable"]] for h in (0, 1)}
     train_rows, test_rows = rows[args.train_half], rows[1 - args.train_half]
     started = time.perf_counter()

@@ -50,6 +50,8 @@ def write_config(root: Path, sources: list[dict]) -> Path:
         "vector_store": {"path": str(root / "storage" / "vectors")},
         "database": {"url": f"sqlite:///{root / 'storage' / 'folio.db'}"},
         "auth": {"admin_api_key": ADMIN},
+        # one client posting a corpus: the per-caller ingest limit (60/min) would pace it
+        "api": {"ingest_rate_limit_per_minute": 1_000_000, "ingest_rate_limit_per_day": 10**9},
     }
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))

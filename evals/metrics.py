@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from indexes.extras import require_extra
+
 # Names as ranx spells them; hit_rate@k = 1 when a relevant document is in the top k.
 METRICS = (
     "hit_rate@1",
@@ -37,6 +39,7 @@ def per_query_metrics(
 ) -> dict[str, dict[str, float]]:
     """metric → query id → value, for every judged query (a query missing from the run scores
     0). Documents are ranked by descending score, as ranx and trec_eval do."""
+    require_extra("evals", "retrieval metrics (folio eval)")
     from ranx import Qrels as RanxQrels
     from ranx import Run as RanxRun
     from ranx import evaluate
@@ -71,6 +74,7 @@ def paired_test(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, flo
     Returns the mean difference, its standard error and the p-value (1.0 when undefined,
     e.g. identical runs).
     """
+    require_extra("evals", "the paired t-test (folio eval)")
     from scipy.stats import ttest_rel
 
     qids = sorted(set(a) & set(b))

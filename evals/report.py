@@ -10,6 +10,7 @@ from typing import Any
 from evals import answering
 from evals.metrics import LABELS, METRICS, paired_test
 from evals.runner import EvalResult
+from indexes.extras import require_extra
 
 PLOT_METRICS = ("ndcg@10", "mrr@10", "hit_rate@5", "recall@100")
 
@@ -173,6 +174,7 @@ def answer_comparison_md(rows: dict[str, dict[str, Any]], baseline: str, candida
 
 def plot(results: Sequence[EvalResult], path: Path) -> Path:
     """Grouped bars of the main metrics per config, p95 latency in the legend."""
+    require_extra("evals", "the eval plot")
     import matplotlib
 
     matplotlib.use("Agg")

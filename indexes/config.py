@@ -146,7 +146,7 @@ class SynthesisConfig(StrictModel):
         default=3, ge=1, le=20, description="extractive: at most this many sentences"
     )
     answer_threshold: float = Field(
-        default=1.12,
+        default=0.958,
         ge=-2.0,
         le=4.0,
         description="extractive: below this best-sentence score the answer is 'not found'",

@@ -166,7 +166,8 @@ class EdgeVectorStore(BasePydanticVectorStore):
 
                     if is_edge_folder(folder):
                         return self._load(folder)
-                    folder.mkdir(parents=True, exist_ok=True)
+                    # owner-only: the payloads hold the documents' text
+                    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
                     shard = EdgeShard.create(str(folder), _edge_config(dim))
                     shard.update(
                         UpdateOperation.create_field_index(DOC_ID, PayloadSchemaType.Keyword)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from indexes.config import EmbeddingConfig, RuntimeConfig
+from indexes.extras import require_extra
 from indexes.onnx_model import local_model_path
 from indexes.runtime import offline_hub  # noqa: F401  (sets HF offline flags before HF imports)
 
@@ -29,6 +30,7 @@ def build_embed_model(cfg: EmbeddingConfig, runtime: RuntimeConfig | None = None
                 cache_dir=cfg.onnx_cache,
             )
         case "local":
+            require_extra("export", "embedding.runtime: torch")
             from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
             from indexes.runtime import pin_torch_threads

@@ -23,7 +23,7 @@ from indexes.config import IndexConfig
 from indexes.embeddings import build_embed_model, build_tokenizer
 from indexes.ledger import LedgerEntry, SqlLedger
 from indexes.llm_synthesizer import LLMCitationSynthesizer
-from indexes.parsers import BookNodeParser
+from indexes.parsers import BookNodeParser, ParseLimits
 from indexes.pipeline import Indexer, IndexReport, ProgressFn, RecoveryReport
 from indexes.query import FolioQueryEngine
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG, make_document, read_source
@@ -155,13 +155,15 @@ class FolioIndex:
         book: str | None = None,
         owner: str | None = None,
         max_chunks: int | None = None,
+        limits: ParseLimits | None = None,
         progress: ProgressFn | None = None,
     ) -> IndexReport:
         """Add or replace one API-ingested document (same content twice → unchanged).
 
         With `max_chunks`, a document that would make more chunks is refused (TooManyChunks)
-        before anything is embedded: parsing is cheap, embedding is what takes minutes.
-        `progress` is called as the pipeline goes (upload jobs report it)."""
+        before anything is embedded: parsing is cheap, embedding is what takes minutes. With
+        `limits` (untrusted text) that first parse runs under them (ContentTooComplex,
+        ParseTimeout). `progress` is called as the pipeline goes (upload jobs report it)."""
         doc = make_document(
             doc_id=source_id,
             text=content,
@@ -169,9 +171,9 @@ class FolioIndex:
             chapter=chapter,
             origin=ORIGIN_API,
         )
-        if max_chunks is not None:
-            chunks = len(self.parser.split_document(doc))
-            if chunks > max_chunks:
+        if max_chunks is not None or limits is not None:
+            chunks = len(self.parser.split_document(doc, limits))
+            if max_chunks is not None and chunks > max_chunks:
                 raise TooManyChunks(chunks, max_chunks)
         return self.indexer.sync(
             [doc], origin=ORIGIN_API, delete_missing=False, owner=owner, progress=progress

@@ -18,6 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
+from indexes.extras import require_extra
+
 log = logging.getLogger("folio.models")
 
 Precision = Literal["fp32", "int8"]
@@ -70,6 +72,8 @@ def ensure_onnx(
     target = onnx_path(model_dir, precision, cache_dir)
     if target.is_file():
         return target
+    # exporting and quantising load torch/transformers/onnx: the serving image has only the files
+    require_extra("export", f"exporting the embedding model to ONNX ({precision})")
     target.parent.mkdir(parents=True, exist_ok=True)
     fp32 = onnx_path(model_dir, "fp32", cache_dir)
     if not fp32.is_file():

@@ -210,8 +210,8 @@ DEV_LIMIT_HINT = (
 def rate_limit(bucket: str) -> Callable[..., Awaitable[Identity]]:
     """Count the request against `bucket` for the caller; 429 with Retry-After when over.
 
-    `query` and `writes` count per identity (key, user or IP); per-key overrides apply to
-    `query` only."""
+    `query`, `writes` and `ingest` count per identity (key, user or IP); per-key overrides
+    apply to `query` only."""
 
     async def check(
         identity: CurrentIdentity, limiter: LimiterDep, settings: SettingsDep, response: Response
@@ -219,6 +219,8 @@ def rate_limit(bucket: str) -> Callable[..., Awaitable[Identity]]:
         api, key = settings.api, identity.key
         if bucket == "writes":
             per_minute, per_day = api.write_rate_limit_per_minute, api.write_rate_limit_per_day
+        elif bucket == "ingest":
+            per_minute, per_day = api.ingest_rate_limit_per_minute, api.ingest_rate_limit_per_day
         else:
             per_minute = (key.rate_limit_per_minute if key else None) or api.rate_limit_per_minute
             per_day = (key.rate_limit_per_day if key else None) or api.rate_limit_per_day
@@ -267,4 +269,5 @@ IngestOrHandoff = Depends(require_ingest_or_handoff)
 QueryAccess = Depends(require_scope("query"))
 QueryRateLimit = Depends(rate_limit("query"))  # shared by /query and chat
 WriteRateLimit = Depends(rate_limit("writes"))  # new sessions, deletions, feedback
+IngestRateLimit = Depends(rate_limit("ingest"))  # POST /ingest: parsing and embedding cost
 AuthRateLimit = Depends(auth_rate_limit)  # login/register/refresh/logout/MFA/OAuth, per IP

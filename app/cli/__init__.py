@@ -44,10 +44,12 @@ app.command("eval")(eval_)
 
 def main() -> None:
     """Every expected failure is one line naming the cause and the fix, never a traceback."""
+    from rich.markup import escape
     from sqlalchemy.exc import DBAPIError
 
     from app.core.settings import ConfigError
     from app.db.migrate import DatabaseUnreachable
+    from indexes.extras import MissingExtra
 
     try:
         app()
@@ -58,6 +60,9 @@ def main() -> None:
         sys.exit(2)
     except DatabaseUnreachable as exc:
         say_error(str(exc))
+        sys.exit(1)
+    except MissingExtra as exc:  # escaped: "folio[export]" is not rich markup
+        say_error(escape(str(exc)))
         sys.exit(1)
     except DBAPIError as exc:
         orig = exc.orig or exc

@@ -38,20 +38,42 @@ def backup(
     console.print(_summary(m) + f", {result.seconds:.1f} s", highlight=False)
     for path in result.removed:
         console.print(f"removed old backup {path.name}", highlight=False)
+    _print_secrets_apart(settings)
+
+
+def _print_secrets_apart(settings) -> None:  # type: ignore[no-untyped-def]
+    """The archive leaves the server secrets out on purpose; say where they are, since a
+    restore without the same FOLIO_KEY_PEPPER loses every API key and TOTP secret."""
+    from app.core.secrets import secret_locations
+
+    console.print(
+        "not in the archive, keep them apart from it (a restore needs the same key pepper):",
+        highlight=False,
+    )
+    for place in secret_locations(settings):
+        console.print(f"  {place}", highlight=False, soft_wrap=True)
 
 
 def restore(
     archive: Annotated[Path, typer.Argument(help="A folio-backup-*.tar.gz archive")],
     config: ConfigOpt = None,
+    new_pepper: Annotated[
+        bool,
+        typer.Option(
+            "--new-pepper",
+            help="The archive's FOLIO_KEY_PEPPER is lost: restore anyway with this one "
+            "(every API key, recovery code and TOTP secret must be issued again)",
+        ),
+    ] = False,
 ) -> None:
     """Restore an archive into this installation, which must be empty (new database, empty
-    storage). Checksums, versions and the embedding model are checked first."""
+    storage). Checksums, versions, the embedding model and the key pepper are checked first."""
     from app.core.errors import FolioError
     from app.ops.restore import restore_backup
 
     settings = cli_settings(config, check_paths=False)
     try:
-        result = restore_backup(settings=settings, archive=archive)
+        result = restore_backup(settings=settings, archive=archive, new_pepper=new_pepper)
     except FolioError as exc:
         raise fail(exc.message) from None
     console.print(f"restored {archive.name}: {_summary(result.manifest)}, {result.seconds:.1f} s")

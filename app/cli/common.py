@@ -14,8 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlmodel import Session
 
+from app.core.file_modes import use_private_umask
 from app.core.logs import configure_logging
 from app.core.settings import ConfigError, Settings, load_settings
+from app.core.timeouts import head_timeout_protocol
 
 console = Console()
 err_console = Console(stderr=True)
@@ -39,7 +41,9 @@ def fail(message: str, *, code: int = 1, label: str = "error") -> typer.Exit:
 def cli_settings(config: Path | None, *, check_paths: bool = True) -> Settings:
     """Settings for a command; a config error is one red line and exit code 2, no traceback.
     Commands that touch only the database pass `check_paths=False`: the content folders need
-    not exist where they run."""
+    not exist where they run. Whatever the command writes (storage, database, backups) is
+    owner-only from here on."""
+    use_private_umask()
     try:
         settings = load_settings(config, check_paths=check_paths)
     except ConfigError as exc:
@@ -65,6 +69,7 @@ def database(config: Path | None) -> Iterator[tuple[Settings, Session]]:
     ensure_secrets(settings)  # migrations need the key pepper
     if settings.database.auto_migrate:
         migrate.upgrade(settings.database.url, key_pepper=settings.auth.pepper())
+    check_pepper_or_fail(settings)  # a key made under another pepper would never verify
     db_engine = make_engine(settings.database.url)
     try:
         with session_scope(db_engine) as db:
@@ -92,11 +97,29 @@ def progress_bar(eta: bool = False) -> Progress:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """Proxy-header handling for `folio serve`: X-Forwarded-* are believed only from
+    """uvicorn's options for `folio serve`: its h11 protocol with a request-head deadline
+    (`api.header_timeout_s`), and proxy headers: X-Forwarded-* are believed only from
     `api.trusted_proxies`. None configured: uvicorn's proxy middleware is off, because its
     default trusts 127.0.0.1, and a local reverse proxy that does not overwrite the header
     (or any local process) would let a client pick its own address, and so its rate limit."""
     proxies = settings.api.trusted_proxies
+    # h11 with a deadline for each request head (uvicorn has none; app/core/timeouts.py)
+    http = {"http": head_timeout_protocol(settings.api.header_timeout_s)}
     if not proxies:
-        return {"proxy_headers": False, "forwarded_allow_ips": ""}
-    return {"proxy_headers": True, "forwarded_allow_ips": list(proxies)}
+        return {"proxy_headers": False, "forwarded_allow_ips": "", **http}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(proxies), **http}
+
+
+def check_pepper_or_fail(settings: Settings) -> None:
+    """One line and exit 1 when the pepper is not the one the database's secrets were made
+    with (app/services/pepper.py)."""
+    from app.db.database import make_engine
+    from app.services.pepper import PepperMismatch, check_pepper
+
+    db_engine = make_engine(settings.database.url)
+    try:
+        check_pepper(engine=db_engine, pepper=settings.auth.pepper())
+    except PepperMismatch as exc:
+        raise fail(exc.message) from None
+    finally:
+        db_engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -40,13 +41,20 @@ def eval_(
         ".folio-cache/evals"
     ),
 ) -> None:
-    """Retrieval metrics of one config on a labelled dataset, or a side-by-side comparison."""
+    """Retrieval metrics of one config on a labelled dataset, or a side-by-side comparison.
+    `folio eval followups`: the labelled follow-up conversations (evals/followups)."""
+    from indexes.extras import require_extra
+
+    require_extra("evals", "folio eval")  # before minutes of indexing, not after
     from evals.datasets import DatasetNotFound, load_dataset
     from evals.report import write_report
     from evals.runner import EvalSession
 
     paths = config or [None]
     configs = [(_eval_label(p, i, paths), cli_settings(p).index) for i, p in enumerate(paths)]
+    if dataset == "followups":
+        _eval_followups(configs, cache_dir, out)
+        return
     try:
         data = load_dataset(dataset, split=split, limit=limit)
     except (DatasetNotFound, ValueError) as exc:
@@ -86,6 +94,32 @@ def eval_(
         }
         write_report(results, folder, meta)
         console.print(f"report: {folder}/report.md, report.json, plot.png", highlight=False)
+
+
+def _eval_followups(configs: list, cache_dir: Path, out: Path | None) -> None:
+    """Hit rates of rewritten follow-ups (evals/followups.py) per config; JSON with --out."""
+    from evals.followups import followup_eval
+
+    table = Table(title="folio eval followups (gold section in the top-k passages)")
+    for column in ("config", "follow-ups", "rewritten", "hand-written", "raw", "rewritten top-1"):
+        table.add_column(column, justify="right")
+    results = {}
+    for label, cfg in configs:
+        results[label] = followup_eval(cfg, cache_dir=cache_dir)
+        s = results[label]["summary"]
+        table.add_row(
+            label,
+            f"{s.get('followups', 0):.0f}",
+            *(f"{s.get(k, 0.0):.3f}" for k in ("hit_rate", "standalone_hit_rate", "raw_hit_rate")),
+            f"{s.get('top1_rate', 0.0):.3f}",
+        )
+        for book, reason in results[label]["skipped"].items():
+            console.print(f"skipped {book}: {reason}", highlight=False)
+    console.print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "followups.json").write_text(json.dumps(results, indent=1))
+        console.print(f"report: {out}/followups.json", highlight=False)
 
 
 def _eval_label(path: Path | None, i: int, paths: list) -> str:

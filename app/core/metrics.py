@@ -1,8 +1,9 @@
 """Prometheus metrics served at /metrics: requests and latency per route template, FAQ-cache
 lookups, ingested documents and chunks, tokens and cost, the database connection pool.
 
-Labels use the route template (`/sessions/{session_id}`), never the raw path, so ids cannot
-blow up the label cardinality. Multi-replica deployments scrape each replica. The Grafana
+Labels use the route template (`/sessions/{session_id}`), never the raw path, and methods
+from a fixed set (anything else is `other`), so neither ids, unknown paths nor made-up methods
+can blow up the label cardinality. Multi-replica deployments scrape each replica. The Grafana
 dashboard and the alert rules in deploy/ are written against exactly these names (a test
 checks that every name they use is exported).
 """
@@ -113,13 +114,23 @@ class MetricsMiddleware:
         started = time.perf_counter()
 
         def on_start(_: Message) -> None:
-            LATENCY.labels(scope["method"], route_of(scope)).observe(time.perf_counter() - started)
+            LATENCY.labels(method_of(scope), route_of(scope)).observe(time.perf_counter() - started)
 
         watch = ResponseWatch(send, on_start)
         try:
             await self.app(scope, receive, watch)
         finally:
-            REQUESTS.labels(scope["method"], route_of(scope), str(watch.status)).inc()
+            REQUESTS.labels(method_of(scope), route_of(scope), str(watch.status)).inc()
+
+
+# A client may send any token as the method (`XFOO /x`); each new one used to add a label value.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_of(scope: Scope) -> str:
+    """The request method for metric labels: one of METHODS, else `other`."""
+    method = scope.get("method", "")
+    return method if method in METHODS else "other"
 
 
 def route_of(scope: Scope) -> str:

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -38,26 +39,99 @@ def ensure_secrets(settings: Settings) -> None:
         if getattr(settings.auth, name) is not None:
             continue
         path = secrets_dir(settings) / name
-        value = _read(path) if path.exists() else _create(path, settings=settings, env=env)
+        value = _read_settled(path) if path.exists() else _create(path, settings=settings, env=env)
         setattr(settings.auth, name, SecretStr(value))
 
 
+def configured_secret(settings: Settings, name: str) -> str | None:
+    """A secret as set (environment, config) or as kept in its file, never generated: restore
+    must not invent a pepper that the archive's data was not made with."""
+    value = getattr(settings.auth, name)
+    if value is not None:
+        return str(value.get_secret_value())
+    path = secrets_dir(settings) / name
+    return _read_settled(path) if path.exists() else None
+
+
+def secret_locations(settings: Settings) -> list[str]:
+    """Where each server secret lives, for the operator who must keep it apart from backups:
+    its environment name when set there, else its file in the storage folder."""
+    places = []
+    for name, env in SECRET_ENV.items():
+        if getattr(settings.auth, name) is not None:
+            places.append(f"{env} (environment)")
+        else:
+            places.append(f"{secrets_dir(settings) / name} (or set {env})")
+    return places
+
+
 def _create(path: Path, *, settings: Settings, env: str) -> str:
-    """Write a new random secret with mode 0600. Two processes starting at once: the file is
-    linked into place atomically, so the loser reads the winner's value."""
+    """Write a new random secret (0600) unless another process got there first, then read the
+    file back: every process racing at first start (`folio db upgrade`, `folio keys create`,
+    `folio serve`, replicas on one volume) ends up with the value on disk, never its own.
+
+    The value is written and synced under a temporary name and linked into place, so the
+    file appears whole or not at all. Where the filesystem has no hard links (some network
+    and container volume drivers) it is created exclusively in place instead, and a reader
+    that finds it still empty waits for the writer (`_read_settled`)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path.parent, 0o700)
     value = secrets.token_urlsafe(GENERATED_BYTES)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
+    _write_synced(tmp, value)
     try:
         os.link(tmp, path)
+        created = True
     except FileExistsError:
-        return _read(path)
+        created = False
+    except OSError:  # no hard links here: create in place, exclusively
+        created = _create_in_place(path, value)
     finally:
         tmp.unlink()
+    _sync_folder(path.parent)
+    stored = _read_settled(path)
+    if created:
+        _log_generated(path, settings=settings, env=env)
+    return stored
+
+
+def _write_synced(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+        fh.flush()
+        os.fsync(fh.fileno())  # a crash must not leave an empty secret behind
+
+
+def _create_in_place(path: Path, value: str) -> bool:
+    try:
+        _write_synced(path, value)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+SETTLE_S = 5.0  # how long a reader waits for an in-place writer to finish
+
+
+def _read_settled(path: Path) -> str:
+    """`_read`, waiting a little while the file is still empty (an in-place writer between
+    its exclusive create and its write)."""
+    deadline = time.monotonic() + SETTLE_S
+    while path.stat().st_size == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return _read(path)
+
+
+def _log_generated(path: Path, *, settings: Settings, env: str) -> None:
     level = logging.WARNING if settings.environment == "production" else logging.INFO
     log.log(
         level,
@@ -71,7 +145,6 @@ def _create(path: Path, *, settings: Settings, env: str) -> str:
         if settings.environment == "production"
         else "",
     )
-    return value
 
 
 def _read(path: Path) -> str:

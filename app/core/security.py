@@ -65,6 +65,15 @@ def hmac_digest(secret: str, *, pepper: str) -> str:
     return hmac.new(pepper.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
 
+PEPPER_LABEL = "folio key-pepper fingerprint v1"
+
+
+def pepper_fingerprint(pepper: str) -> str:
+    """Names a pepper without revealing it: HMAC-SHA-256 of a fixed label under the pepper (a
+    one-way function of a 384-bit secret; nothing to guess from)."""
+    return hmac_digest(PEPPER_LABEL, pepper=pepper)
+
+
 def digests_equal(a: str, b: str) -> bool:
     # compare_digest: the time taken must not reveal how many leading characters matched.
     return hmac.compare_digest(a.encode(), b.encode())

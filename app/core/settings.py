@@ -40,6 +40,16 @@ PUBLIC_SECRETS = frozenset({"dev-only-change-me", "dev-only-pepper-change-me"})
 MIN_SECRET_BYTES = 32  # in production, for JWT_SECRET, FOLIO_KEY_PEPPER, FOLIO_ADMIN_API_KEY
 # scheme://host[:port]: a name or an IPv4 address, or an IPv6 address in brackets.
 _ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_PUBLIC_URL = re.compile(_ORIGIN.pattern + r"(?:/[A-Za-z0-9._~\-/]*)?")
+# Loopback and private networks (RFC 1918, RFC 4193): the default /metrics allow-list.
+PRIVATE_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
 
 # Flat operator-facing environment names → nested settings paths.
 ENV_PATHS: dict[str, list[tuple[str, ...]]] = {
@@ -110,6 +120,22 @@ class ApiConfig(_Strict):
     # Proxies (IPs or CIDR networks) whose X-Forwarded-For / X-Forwarded-Proto are believed.
     # Empty: the socket peer is the client (uvicorn's own default trusts 127.0.0.1).
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Who may read GET /metrics (IPs or CIDR networks); [] turns it off. The default is this
+    # host and the private networks a scraper sits in (compose, Kubernetes), never the internet.
+    metrics_allow: list[str] = Field(default_factory=lambda: list(PRIVATE_NETWORKS))
+    # The URL readers reach this server at (scheme://host[:port][/prefix]): OIDC redirect URIs
+    # are built from it, never from the request's Host header. Needed for OIDC in production.
+    public_url: str | None = None
+    # POST /ingest per caller (key, user or IP): every request parses, and may embed
+    ingest_rate_limit_per_minute: int = Field(default=60, ge=1)
+    ingest_rate_limit_per_day: int = Field(default=10_000, ge=1)
+    ingest_parse_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="parsing one POST /ingest body, before 413"
+    )
+    # Slow clients (no proxy in front): the request head must arrive within this many seconds
+    # of the connection (or of the previous response), the whole body within the other.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -118,12 +144,22 @@ class ApiConfig(_Strict):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        value = value.rstrip("/")
+        if not _PUBLIC_URL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a base URL (scheme://host[:port][/path])")
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _ip_or_network(cls, value: list[str]) -> list[str]:
         for item in value:
             if item.strip() == "*":
-                raise ValueError("'*' would let any client choose its own address; list proxies")
+                raise ValueError("'*': list addresses or networks (0.0.0.0/0 and ::/0: all)")
             try:
                 ipaddress.ip_network(item.strip(), strict=False)
             except ValueError:
@@ -160,6 +196,9 @@ class JobsConfig(_Strict):
         "needs a Qdrant server: the embedded store opens in one process only)",
     )
     max_chunks: int = Field(default=20_000, ge=1, description="chunks one upload job may create")
+    parse_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="parsing one upload job's text, before it fails"
+    )
     lease_s: float = Field(
         default=60.0,
         ge=2,

@@ -51,8 +51,8 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def prepare_sqlite_file(path: Path) -> None:
-    """Create the folder and an empty owner-only file; tighten a file others can read."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Create the folder (0700) and an empty owner-only file; tighten a file others can read."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return

@@ -154,6 +154,17 @@ class UsageRecord(SQLModel, table=True):
     cached: bool = False
 
 
+class SecretFingerprint(SQLModel, table=True):
+    """Which server secret the stored data was made with: HMAC-SHA-256 of a fixed label under
+    the secret (never the secret). `key_pepper`: API keys, recovery codes, TOTP secrets."""
+
+    __tablename__ = "secret_fingerprints"
+
+    name: str = Field(primary_key=True, max_length=32)
+    fingerprint: str = Field(max_length=64)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
 class Job(SQLModel, table=True):
     """One upload indexed in the background (app/services/jobs.py). `worker` and
     `lease_until` are the claim: a job runs only under a claim taken by one atomic UPDATE, and

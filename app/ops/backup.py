@@ -11,8 +11,10 @@ TOTP secrets):
     vectors/…            (opaque: written by FolioIndex.export_vectors)
 
 Not in the archive, by design: Redis (rate-limit windows and the FAQ cache rebuild themselves)
-and the environment's secrets (JWT_SECRET, FOLIO_KEY_PEPPER: keep them in your secret store;
-API keys only verify with the same pepper).
+and the server secrets (JWT_SECRET, FOLIO_KEY_PEPPER, or their files in <storage_dir>/secrets:
+keep them in your secret store, apart from the backups; `folio backup` says where they are).
+API keys, recovery codes and TOTP secrets only verify with the same pepper: the manifest holds
+its fingerprint, and restore refuses an installation with another pepper or none.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from app.core.settings import Settings
 from app.db import dump, migrate
 from app.db.database import make_engine
 from app.services.index_holder import index_on_app_database
+from app.services.pepper import recorded_fingerprint
 from indexes.backup import BackupError
 from indexes.folio_index import FolioIndex
 from indexes.stores import StoreError, StoreLockedError
@@ -68,7 +71,7 @@ def create_backup(*, settings: Settings, out_dir: Path, keep: int | None = None)
     if keep is not None and keep < 1:
         raise BackupFailed("--keep must be at least 1")
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     with tempfile.TemporaryDirectory(prefix=".folio-backup-", dir=out_dir) as tmp:
         staging = Path(tmp) / "archive"
         staging.mkdir()
@@ -96,12 +99,18 @@ def create_backup(*, settings: Settings, out_dir: Path, keep: int | None = None)
             os.fdopen(fd, "wb") as raw,
             tarfile.open(fileobj=raw, mode="w:gz", compresslevel=3) as tar,
         ):
-            tar.add(staging / MANIFEST, arcname=MANIFEST)  # first: read without unpacking all
+            tar.add(staging / MANIFEST, arcname=MANIFEST, filter=_private)  # first: read alone
             for rel in sorted(manifest["files"]):
-                tar.add(staging / rel, arcname=rel, recursive=False)
+                tar.add(staging / rel, arcname=rel, recursive=False, filter=_private)
         os.replace(partial, archive)
     removed = _prune(out_dir, keep) if keep else []
     return BackupResult(archive, manifest, time.perf_counter() - started, removed)
+
+
+def _private(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Members unpack owner-only (0600), whatever the umask of whoever extracts them."""
+    member.mode = 0o600
+    return member
 
 
 def _dump_database(settings: Settings, folder: Path) -> dict[str, Any]:
@@ -112,6 +121,7 @@ def _dump_database(settings: Settings, folder: Path) -> dict[str, Any]:
     try:
         revision = migrate.current_revision(engine)
         rows = dump.row_counts(engine)
+        pepper = recorded_fingerprint(engine)  # restore checks it: the pepper is not archived
     finally:
         engine.dispose()
     if revision is None:
@@ -133,6 +143,7 @@ def _dump_database(settings: Settings, folder: Path) -> dict[str, Any]:
         "schema": schema,
         "rows": rows,
         "versions": versions,
+        "key_pepper_fingerprint": pepper,
     }
 
 

@@ -3,7 +3,8 @@
 Everything is checked before anything is written: the archive opens (no absolute paths, links
 or devices), every file's sha256 and size match the manifest, the manifest's format is known,
 the database kind, schema, collection and embedding model match this installation, the schema
-revision is one this code knows, and the target holds no rows, points or documents. Then the
+revision is one this code knows, this installation's key pepper is the one the archive's
+secrets were made with, and the target holds no rows, points or documents. Then the
 vectors go into place (FolioIndex.import_vectors), the database is restored (pg_restore in one
 transaction, or SQLite's backup API), an older schema is migrated to head, and the restored
 row and point counts are compared with the manifest.
@@ -11,6 +12,7 @@ row and point counts are compared with the manifest.
 
 from __future__ import annotations
 
+import hmac
 import json
 import tarfile
 import tempfile
@@ -20,11 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.core.secrets import configured_secret, ensure_secrets, secrets_dir
+from app.core.security import pepper_fingerprint
 from app.core.settings import Settings
 from app.db import dump, migrate
 from app.db.database import make_engine
 from app.ops.backup import FORMAT, FORMAT_VERSION, MANIFEST, BackupFailed, sha256_of
 from app.services.index_holder import index_on_app_database
+from app.services.pepper import SHOWN, mismatch_message, reset_pepper
 from indexes.backup import BackupError
 from indexes.folio_index import FolioIndex
 from indexes.stores import StoreError, StoreLockedError
@@ -37,9 +42,10 @@ class RestoreResult:
     migrated_from: str | None = None
 
 
-def restore_backup(*, settings: Settings, archive: Path) -> RestoreResult:
+def restore_backup(*, settings: Settings, archive: Path, new_pepper: bool = False) -> RestoreResult:
     """Restore `archive` into this (empty) installation; refuse anything that does not check
-    out, before touching the installation."""
+    out, before touching the installation. `new_pepper`: the archive's pepper is lost; restore
+    anyway and record this installation's (every API key and TOTP secret must be reissued)."""
     started = time.perf_counter()
     if not archive.is_file():
         raise BackupFailed(f"{archive}: no such file")
@@ -49,6 +55,8 @@ def restore_backup(*, settings: Settings, archive: Path) -> RestoreResult:
         manifest = _unpack(archive, root)
         _verify_files(manifest, root)
         _check_fits(settings, manifest)
+        if not new_pepper:
+            _check_pepper(settings, manifest["database"].get("key_pepper_fingerprint"))
         _check_empty(settings)
         try:
             FolioIndex.import_vectors(settings.index, root / "vectors")
@@ -71,6 +79,8 @@ def restore_backup(*, settings: Settings, archive: Path) -> RestoreResult:
         migrate.upgrade(settings.database.url)  # an older archive: bring it to this code's head
         migrated_from = database["alembic_revision"]
     _check_counts(settings, manifest)
+    if new_pepper:
+        _adopt_pepper(settings)
     return RestoreResult(manifest, time.perf_counter() - started, migrated_from)
 
 
@@ -147,6 +157,44 @@ def _check_fits(settings: Settings, manifest: dict[str, Any]) -> None:
         check_compatible(settings.index, manifest["vectors"])
     except BackupError as exc:
         raise BackupFailed(str(exc)) from None
+
+
+def _check_pepper(settings: Settings, recorded: str | None) -> None:
+    """The archive's keys and TOTP secrets need the pepper they were made with, which the
+    archive does not hold: refuse (before anything is written) when this installation has
+    none or another one. An archive without a fingerprint (made before there was one) cannot
+    be checked; the first start then records whichever pepper it has."""
+    if recorded is None:
+        return
+    pepper = configured_secret(settings, "key_pepper")
+    if pepper is None:
+        raise BackupFailed(
+            f"the archive's API keys, recovery codes and TOTP secrets were made with a "
+            f"FOLIO_KEY_PEPPER (fingerprint {recorded[:SHOWN]}…), which backups never hold: "
+            "set FOLIO_KEY_PEPPER to that value, or put the original key_pepper file into "
+            f"{secrets_dir(settings)}/ (mode 0600), then restore again; if it is lost for "
+            f"good, {NEW_PEPPER} restores anyway (every API key and TOTP secret must then be "
+            "issued again)"
+        )
+    current = pepper_fingerprint(pepper)
+    if not hmac.compare_digest(current.encode(), recorded.encode()):
+        raise BackupFailed(
+            mismatch_message(recorded, current, what="the archive", reset=NEW_PEPPER)
+        )
+
+
+NEW_PEPPER = "`folio restore --new-pepper`"
+
+
+def _adopt_pepper(settings: Settings) -> None:
+    """After a restore with `new_pepper`: this installation's pepper (generated if none) is
+    the one the database belongs to from now on."""
+    ensure_secrets(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        reset_pepper(engine=engine, pepper=settings.auth.pepper())
+    finally:
+        engine.dispose()
 
 
 def _check_empty(settings: Settings) -> None:

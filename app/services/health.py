@@ -3,7 +3,10 @@
 skipped) or `not_ready` (503: the database, the index or the vector store cannot serve).
 
 Why Redis does not fail readiness: every replica shares it, so a Redis outage would take all
-replicas out of the load balancer at once, turning a degraded service into no service."""
+replicas out of the load balancer at once, turning a degraded service into no service.
+
+An empty index (0 points) is `degraded` too, with `content` saying so: the server answers,
+but every answer is "not found" until something is indexed."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from app.services.ratelimit import RateLimiter
 from indexes.stores import StoreError
 
 REQUIRED = ("database", "index", "vector_store")
+EMPTY = "empty: 0 points indexed (run `folio index` or POST /ingest)"
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,11 @@ def readiness(*, holder: IndexHolder, db_engine: Engine, limiter: RateLimiter) -
             checks["vector_store"] = "ok"
         except StoreError as exc:
             checks["vector_store"] = str(exc)
+    if checks["vector_store"] == "ok":
+        checks["content"] = "ok" if points > 0 else EMPTY
     if any(checks[name] != "ok" for name in REQUIRED):
         status = "not_ready"
-    elif redis not in ("ok", "not configured"):
+    elif redis not in ("ok", "not configured") or checks.get("content") != "ok":
         status = "degraded"
     else:
         status = "ready"

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.core.errors import Forbidden, NotFound, PayloadTooLarge
+from app.core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from app.core.metrics import observe_ingest
 from app.core.settings import Settings
 from app.core.textcheck import clean_document_text
@@ -19,6 +20,7 @@ from app.db.models import ApiKey
 from app.services.identity import Identity
 from indexes.folio_index import FolioIndex, TooManyChunks
 from indexes.ledger import LedgerEntry
+from indexes.parsers import ContentTooComplex, ParseLimits, ParseTimeout
 from indexes.pipeline import ProgressFn
 from indexes.readers import ORIGIN_API, ORIGIN_CONFIG
 
@@ -88,6 +90,24 @@ def check_can_change(*, db: Session, identity: Identity, entry: LedgerEntry) -> 
         raise Forbidden(f"document {entry.id!r} was ingested by another key")
 
 
+@dataclass(frozen=True)
+class IngestBudget:
+    """What one ingest may cost (chunks to embed, parse limits) and the settings that name
+    each bound in a refusal: a request's budget, or an upload job's larger one."""
+
+    max_chunks: int
+    limits: ParseLimits
+    chunks_key: str = "api.max_ingest_chunks"
+    timeout_key: str = "api.ingest_parse_timeout_s"
+
+    @classmethod
+    def for_request(cls, settings: Settings) -> IngestBudget:
+        return cls(
+            max_chunks=settings.api.max_ingest_chunks,
+            limits=ParseLimits(timeout_s=settings.api.ingest_parse_timeout_s),
+        )
+
+
 def ingest_content(
     *,
     db: Session,
@@ -112,7 +132,7 @@ def ingest_content(
         chapter=chapter,
         book=book,
         content=content,
-        max_chunks=settings.api.max_ingest_chunks,
+        budget=IngestBudget.for_request(settings),
     )
 
 
@@ -125,12 +145,11 @@ def ingest_document(
     chapter: str,
     book: str | None,
     content: str,
-    max_chunks: int,
-    max_chunks_key: str = "api.max_ingest_chunks",
+    budget: IngestBudget,
     progress: ProgressFn | None = None,
 ) -> IngestResult:
     """Index validated text as the API document `doc_id` (JSON ingest and uploads): the owner
-    check, then the pipeline. `book` None: the configured book's name."""
+    check, then the pipeline within `budget`. `book` None: the configured book's name."""
     existing = index.document(doc_id)
     if existing is not None:
         check_can_change(db=db, identity=identity, entry=existing)
@@ -142,12 +161,20 @@ def ingest_document(
             book=book,
             source_id=doc_id,
             owner=identity.subject,
-            max_chunks=max_chunks,
+            max_chunks=budget.max_chunks,
+            limits=budget.limits,
             progress=progress,
         )
     except TooManyChunks as exc:
         raise TooManyChunksForRequest(
-            f"{exc} ({max_chunks_key}); split the document into smaller ones"
+            f"{exc} ({budget.chunks_key}); split the document into smaller ones"
+        ) from None
+    except ContentTooComplex as exc:
+        raise InvalidInput(f"content: {exc}") from None
+    except ParseTimeout:
+        raise PayloadTooLarge(
+            f"content: parsing took over {budget.limits.timeout_s:g} s ({budget.timeout_key}); "
+            "split the document into smaller ones"
         ) from None
     observe_ingest(ORIGIN_API, report.counts())
     status = "added" if report.added else "updated" if report.updated else "unchanged"

@@ -24,7 +24,7 @@ from app.db.database import session_scope
 from app.db.models import ApiKey, Job
 from app.services import jobs
 from app.services.identity import Identity
-from app.services.uploads import ingest_upload
+from app.services.uploads import ingest_upload, job_budget
 from indexes.folio_index import FolioIndex
 
 log = logging.getLogger("folio.jobs")
@@ -112,8 +112,7 @@ class JobRunner:
                     settings=self.settings,
                     identity=_identity_of(db, job),
                     upload=jobs.upload_of(job, data),
-                    max_chunks=self.settings.jobs.max_chunks,
-                    max_chunks_key="jobs.max_chunks",
+                    budget=job_budget(self.settings),
                     progress=self._progress(held, heartbeat),
                 )
         except (Interrupted, ServiceUnavailable) as exc:

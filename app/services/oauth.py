@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import quote
 
 import anyio
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -26,7 +27,14 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 from sqlmodel import Session, select
 
-from app.core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
+from app.core.errors import (
+    Conflict,
+    FolioError,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from app.core.security import TokenError, decode_jwt, encode_jwt, make_claims
 from app.core.settings import OAuthProviderConfig, Settings
 from app.db.models import OAuthIdentity, User
@@ -45,6 +53,28 @@ def provider_config(settings: Settings, provider: str) -> OAuthProviderConfig:
     if cfg is None:
         raise NotFound(f"unknown OAuth provider {provider!r}")
     return cfg
+
+
+class OAuthNotConfigured(FolioError):
+    """OIDC login cannot be offered safely with this configuration."""
+
+    code, status = "oauth_not_configured", 503
+
+
+def redirect_uri(*, settings: Settings, provider: str, request_url: str) -> str:
+    """The callback URL sent to the provider: from `api.public_url`, never from the request's
+    Host header (`Host: evil.example` made it `http://evil.example/...`). Without a public URL,
+    development and tests use the request's own URL (`request_url`); production refuses."""
+    provider_config(settings, provider)
+    base = settings.api.public_url
+    if base is not None:
+        return f"{base}/auth/oauth/{quote(provider, safe='')}/callback"
+    if settings.environment == "production":
+        raise OAuthNotConfigured(
+            "OIDC login needs api.public_url (the URL readers reach this server at) in "
+            "production; the callback is never built from the request's Host header"
+        )
+    return request_url
 
 
 def _client(cfg: OAuthProviderConfig, redirect_uri: str) -> AsyncOAuth2Client:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlmodel import Session
@@ -22,6 +22,7 @@ from app.core.settings import Settings
 from app.core.textcheck import clean_document_text
 from app.services.identity import Identity
 from app.services.ingest import (
+    IngestBudget,
     IngestResult,
     TooManyChunksForRequest,
     api_document_id,
@@ -30,6 +31,7 @@ from app.services.ingest import (
 )
 from app.services.upload_types import sniff_reader
 from indexes.folio_index import FolioIndex
+from indexes.parsers import ParseLimits
 from indexes.pipeline import ProgressFn
 from indexes.readers import chapter_title, read_bytes
 
@@ -116,8 +118,7 @@ def ingest_upload(
     settings: Settings,
     identity: Identity,
     upload: Upload,
-    max_chunks: int,
-    max_chunks_key: str,
+    budget: IngestBudget,
     progress: ProgressFn | None = None,
 ) -> IngestResult:
     """Read and index one upload (in the request, or in a job): same content → unchanged."""
@@ -135,9 +136,29 @@ def ingest_upload(
         chapter=upload.chapter or chapter_title(text, Path(upload.filename)),
         book=upload.book,
         content=text,
-        max_chunks=max_chunks,
-        max_chunks_key=max_chunks_key,
+        budget=budget,
         progress=progress,
+    )
+
+
+def job_budget(settings: Settings) -> IngestBudget:
+    """A job may index a book, not a chapter: `jobs.max_chunks` chunks, `jobs.parse_timeout_s`
+    to parse, and the parse's count limits (lines, headings, tags) scaled by the same factor
+    as the chunks; the limits per line, word and heading stay those of a request."""
+    scale = max(1, settings.jobs.max_chunks // settings.api.max_ingest_chunks)
+    base = ParseLimits()
+    limits = replace(
+        base,
+        timeout_s=settings.jobs.parse_timeout_s,
+        max_lines=base.max_lines * scale,
+        max_headings=base.max_headings * scale,
+        max_tags=base.max_tags * scale,
+    )
+    return IngestBudget(
+        max_chunks=settings.jobs.max_chunks,
+        limits=limits,
+        chunks_key="jobs.max_chunks",
+        timeout_key="jobs.parse_timeout_s",
     )
 
 
@@ -158,8 +179,7 @@ def ingest_small_upload(
             settings=settings,
             identity=identity,
             upload=upload,
-            max_chunks=settings.api.max_ingest_chunks,
-            max_chunks_key="api.max_ingest_chunks",
+            budget=IngestBudget.for_request(settings),
         )
     except TooManyChunksForRequest:
         return None

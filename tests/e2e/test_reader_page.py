@@ -93,7 +93,7 @@ def test_follow_up_in_the_same_session_with_feedback(server, open_page) -> None:
     page, watch = open_page(base + "/")
     wait_answered(ask(page, "What is a levain?"))
     follow = wait_answered(ask(page, "How do I build it?"))
-    expect(follow.locator(".rewritten")).to_have_text("Searched for: How do I build it? (levain)")
+    expect(follow.locator(".rewritten")).to_have_text("Searched for: How do I build the levain?")
     expect(follow.locator(".source-link").first).to_contain_text("Chapter 3: Fermentation")
     sessions = page.locator("#session-list .session-link")
     expect(sessions).to_have_count(1)
@@ -116,7 +116,7 @@ def test_follow_up_in_the_same_session_with_feedback(server, open_page) -> None:
     page.reload()
     page.locator("#session-list .session-link").first.click()
     expect(page.locator("article.turn")).to_have_count(2)
-    expect(page.locator("article.turn").nth(1).locator(".rewritten")).to_contain_text("(levain)")
+    expect(page.locator("article.turn").nth(1).locator(".rewritten")).to_contain_text("the levain")
     third = wait_answered(ask(page, "How long does it take to peak?"))
     expect(third.locator(".rewritten")).to_contain_text("levain")
     with httpx.Client(base_url=base) as client:
@@ -295,4 +295,35 @@ def test_phone_conversations_drawer(server, open_page) -> None:
     expect(drawer).to_be_hidden()
     expect(page.locator("article.turn")).to_have_count(0)
     expect(page.locator("#question")).to_be_focused()
+    watch.assert_clean()
+
+
+def test_passage_panel_shows_markdown_as_text_with_the_quote_highlighted(server, open_page):
+    """Regression: the passage panel showed raw markdown ("### Oven Spring", **, `code`,
+    [links](…)); it shows the text, and the quoted sentence is still the one highlighted."""
+    base, _ = server
+    page, watch = open_page(base + "/")
+    turn = wait_answered(ask(page, "What is oven spring?"))
+    answer = turn.locator(".answer-text").inner_text()
+    claim = _claim_before(answer, "[1]")
+    turn.locator(".cite-button[data-n='1']").first.click()
+    panel = page.locator("#passage")
+    expect(panel).to_be_visible()
+    shown = panel.locator("[data-passage-text]").inner_text()
+    assert "Oven Spring" in shown and "#" not in shown, shown
+    mark = panel.locator("mark")
+    expect(mark).to_have_count(1)
+    assert " ".join(mark.inner_text().split()) == " ".join(claim.split())
+    rendered = page.evaluate(
+        """async () => {
+            const { plainText } = await import('/static/js/citations.js');
+            const md = '## Baking\\n\\nBake **hot** with [a lid](http://x.test) and `code` '
+              + 'or *Leuconostoc*.\\n\\n- one\\n\\n```rust\\nlet y = *x * 2;\\n```\\n\\n> Quote';
+            return plainText(md).text;
+        }"""
+    )
+    assert rendered == (
+        "Baking\n\nBake hot with a lid and code or Leuconostoc.\n\n• one\n\n"
+        "let y = *x * 2;\n\nQuote"
+    )
     watch.assert_clean()

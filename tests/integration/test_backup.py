@@ -181,8 +181,17 @@ async def _still_works(settings: Settings, minilm, state: dict[str, Any]) -> Non
             assert new.status_code == 201 and new.json()["id"] == 2  # the sequence went on
 
 
-def _wipe_storage(settings: Settings) -> None:
+def _wipe_storage(settings: Settings, keep_secrets: Path | None = None) -> None:
+    """Lose the installation; with `keep_secrets`, its secrets folder is first moved there, as
+    an operator keeps them apart from the backups (`folio backup` says where they are)."""
+    if keep_secrets is not None:
+        shutil.move(settings.storage_dir / "secrets", keep_secrets)
     shutil.rmtree(settings.storage_dir)
+
+
+def _put_secrets_back(kept: Path, settings: Settings) -> None:
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(kept, settings.storage_dir / "secrets")
 
 
 async def test_sqlite_round_trip_through_the_cli(
@@ -199,12 +208,20 @@ async def test_sqlite_round_trip_through_the_cli(
     assert made.returncode == 0, made.stderr
     (archive,) = list_archives(tmp_path / "backups")
     assert archive.stat().st_mode & 0o077 == 0  # password hashes and TOTP secrets inside
+    with tarfile.open(archive) as tar:  # ... and so do the files it unpacks to
+        assert {m.mode for m in tar.getmembers()} == {0o600}
+    secrets = settings.storage_dir / "secrets"
+    assert str(secrets / "key_pepper") in made.stdout  # where the secrets to keep apart are
 
     refused = run_folio("restore", str(archive), "--config", config)
     assert refused.returncode == 1 and "not empty" in refused.stderr  # never over live data
 
-    _wipe_storage(settings)
+    _wipe_storage(settings, keep_secrets=tmp_path / "kept-secrets")
     Path(settings.database.url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    no_pepper = run_folio("restore", str(archive), "--config", config)
+    assert no_pepper.returncode == 1 and "FOLIO_KEY_PEPPER" in no_pepper.stderr
+    assert not settings.storage_dir.exists() or not any(settings.storage_dir.iterdir())
+    _put_secrets_back(tmp_path / "kept-secrets", settings)
     restored = run_folio("restore", str(archive), "--config", config)
     assert restored.returncode == 0, restored.stderr
     assert "Traceback" not in restored.stderr
@@ -361,6 +378,7 @@ def test_backup_while_serving_the_local_store_goes_through_the_server(
         server.terminate()
         server.wait(timeout=30)
     target = _empty_site(tmp_path / "new", book_dir, **mock)
+    _put_secrets_back(site / "storage" / "secrets", target)  # kept apart, as the backup says
     result = restore_backup(settings=target, archive=archive)
     assert result.manifest["vectors"]["counts"]["points"] > 0
     assert result.manifest["vectors"]["counts"]["documents_config"] == 5

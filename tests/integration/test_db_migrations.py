@@ -40,7 +40,7 @@ def _check_round_trip(url: str) -> None:
             diff = compare_metadata(MigrationContext.configure(conn), SCHEMA)
             assert diff == []
         assert LEDGER_TABLES | JOB_TABLES <= set(sa.inspect(engine).get_table_names())
-        migrate.downgrade(url, "0004")  # 0005 → 0004: only the job tables go
+        migrate.downgrade(url, "0005")  # 0006 → 0005: only the job tables go
         names = set(sa.inspect(engine).get_table_names())
         assert LEDGER_TABLES <= names and not JOB_TABLES & names
         migrate.downgrade(url, "0003")  # 0004 → 0003: only the ledger tables go

@@ -264,6 +264,9 @@ def test_ci_workflow_runs_what_ci_run_runs():
     runs = "\n".join(step.get("run", "") for step in test["steps"])
     assert "bash scripts/test.sh" in runs and "bash scripts/setup.sh" in runs
     assert "download.pytorch.org/whl/cpu" in runs  # never PyPI's CUDA build
+    assert "--require-hashes" in runs and "requirements/dev.txt" in runs  # torch from the lock
+    setup_python = next(s for s in test["steps"] if s.get("uses", "").startswith("actions/setup-"))
+    assert setup_python["with"]["cache-dependency-path"] == "requirements/dev.txt"
     assert "bash scripts/test.sh" in (REPO / ".ci" / "run").read_text()
     image = workflow["jobs"]["image"]
     assert image["needs"] == "test"

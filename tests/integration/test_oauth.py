@@ -220,3 +220,54 @@ async def test_oidc_never_links_by_email_and_totp_still_applies(
             "/auth/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
         )
         assert me.json()["email"] == "alice@example.com"
+
+
+async def test_redirect_uri_comes_from_public_url_never_the_host_header(
+    tmp_path: Path, fake_oidc: str
+) -> None:
+    """Regression (issue 25, item 5): `Host: evil.example` made the redirect_uri sent to the
+    provider `http://evil.example/auth/oauth/fake/callback`. It now comes from
+    `api.public_url`, and production refuses OIDC login without one."""
+    providers = {
+        "fake": {
+            "client_id": "folio-client",
+            "server_metadata_url": f"{fake_oidc}/.well-known/openid-configuration",
+        }
+    }
+    evil = {"Host": "evil.example"}
+
+    def redirect_uri(location: str) -> str:
+        return parse_qs(urlparse(location).query)["redirect_uri"][0]
+
+    settings = make_settings(
+        tmp_path / "public",
+        auth={"oauth_providers": providers},
+        api={"public_url": "http://folio.example/"},
+    )
+    async with running(settings) as client:
+        start = await client.get("/auth/oauth/fake/login", headers=evil)
+        assert start.status_code == 302
+        assert redirect_uri(start.headers["location"]) == (
+            "http://folio.example/auth/oauth/fake/callback"
+        )
+        # The whole flow still works with that callback (the provider echoes it back).
+        back = _at_provider(start.headers["location"])
+        r = await client.get("/auth/oauth/fake/callback", params=back, headers=evil)
+        assert r.status_code == 200 and "access_token" in r.json()
+
+    production = make_settings(
+        tmp_path / "prod",
+        environment="production",
+        auth={
+            "oauth_providers": providers,
+            "jwt_secret": "j" * 40,
+            "key_pepper": "p" * 40,
+            "admin_api_key": "a" * 40,
+        },
+    )
+    async with running(production) as client:
+        refused = await client.get("/auth/oauth/fake/login", headers=evil)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "oauth_not_configured"
+        assert "api.public_url" in refused.json()["error"]["message"]
+        assert "evil.example" not in refused.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,82 @@ def test_a_secret_file_others_can_read_is_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         ensure_secrets(make_settings(tmp_path))
+
+
+RACER = """
+import hashlib, sys, time
+from pathlib import Path
+from app.core.secrets import ensure_secrets
+from app.core.settings import load_settings
+settings = load_settings(sys.argv[1], environ={})
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+ensure_secrets(settings)
+print(hashlib.sha256(settings.auth.pepper().encode()).hexdigest())
+"""
+
+
+def test_processes_racing_at_first_start_get_the_same_pepper(tmp_path: Path) -> None:
+    """Issue 25, item 7: `folio db upgrade`, `folio keys create` and `folio serve` on a fresh
+    copy may all generate secrets at once. Six processes released together, five times: each
+    ends up with the value on disk, never one of its own."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from tests.utils.builders import REPO
+
+    for round_ in range(5):
+        settings = make_settings(tmp_path / f"round{round_}")
+        go = tmp_path / f"go{round_}"
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACER, str(settings.config_path), str(go)],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        time.sleep(1.0)  # all of them importing and waiting
+        go.touch()
+        results = [r.communicate(timeout=120) for r in racers]
+        assert all(r.returncode == 0 for r in racers), [err for _, err in results]
+        on_disk = (secrets_dir(settings) / "key_pepper").read_text()
+        assert {out.strip() for out, _ in results} == {hashlib.sha256(on_disk.encode()).hexdigest()}
+        assert sorted(p.name for p in secrets_dir(settings).iterdir()) == [  # no temp files
+            "jwt_secret",
+            "key_pepper",
+        ]
+
+
+def test_without_hard_links_racing_threads_still_agree(tmp_path: Path, monkeypatch) -> None:
+    """Some volumes (network and container filesystems) refuse hard links: generation used to
+    fail there with an OSError. It now creates the file exclusively in place, and readers wait
+    for the writer, so racing threads still agree."""
+    import threading
+
+    def no_links(src, dst, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    values: list[str] = []
+    barrier = threading.Barrier(8)
+    base = make_settings(tmp_path)
+    sites = [make_settings(tmp_path) for _ in range(8)]  # eight processes' settings, one folder
+
+    def start(settings) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        ensure_secrets(settings)
+        values.append(settings.auth.pepper())
+
+    threads = [threading.Thread(target=start, args=(site,)) for site in sites]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    on_disk = (secrets_dir(base) / "key_pepper").read_text()
+    assert values == [on_disk] * 8
+    assert stat.S_IMODE((secrets_dir(base) / "key_pepper").stat().st_mode) == 0o600

@@ -184,7 +184,7 @@ async def test_follow_up_retrieves_the_chapter_of_the_conversation(book_client) 
     assert _top_chapter(first.json()["sources"]).startswith("Chapter 3")
     r = await client.post(f"/sessions/{sid}/messages", json={"query": "How do I build it?"})
     follow = r.json()
-    assert follow["standalone_question"] == "How do I build it? (levain)"
+    assert follow["standalone_question"] == "How do I build the levain?"
     assert _top_chapter(follow["sources"]).startswith("Chapter 3")
     assert "levain" in follow["answer"].lower()
 

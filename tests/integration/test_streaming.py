@@ -63,7 +63,7 @@ def test_session_stream_stores_the_message(book_server) -> None:
     path = f"/sessions/{sid}/messages/stream"
     _check_order(_stream(book_server, path, {"query": "What is a levain?"}))
     done = _check_order(_stream(book_server, path, {"query": "How do I build it?"}))
-    assert done["standalone_question"] == "How do I build it? (levain)"
+    assert done["standalone_question"] == "How do I build the levain?"
     assert done["sources"][0]["chapter"].startswith("Chapter 3")
     with httpx.Client(base_url=book_server) as client:
         messages = client.get(f"/sessions/{sid}").json()["messages"]

@@ -309,8 +309,9 @@ async def test_another_key_cannot_replace_an_uploaded_document(tmp_path):
         assert r.status_code == 200 and r.json()["status"] == "updated"
 
 
-async def test_uploads_count_against_the_write_rate_limit(tmp_path):
-    settings = make_settings(tmp_path, api={"write_rate_limit_per_minute": 2})
+async def test_uploads_count_against_the_ingest_rate_limit(tmp_path):
+    """Uploads and JSON ingests share one budget per key (`api.ingest_rate_limit_*`)."""
+    settings = make_settings(tmp_path, api={"ingest_rate_limit_per_minute": 3})
     async with running(settings) as client:
         key = await make_key(client, ["ingest"])
         for i in range(2):
@@ -318,6 +319,8 @@ async def test_uploads_count_against_the_write_rate_limit(tmp_path):
                 "/documents", files=_file(f"n{i}.md", b"Note %d." % i), headers=key_headers(key)
             )
             assert r.status_code == 200, r.text
+        doc = {"chapter": "Salt", "content": "Salt slows yeast."}
+        assert (await client.post("/ingest", json=doc, headers=key_headers(key))).status_code == 200
         r = await client.post(
             "/documents", files=_file("n3.md", b"Note 3."), headers=key_headers(key)
         )
@@ -325,10 +328,7 @@ async def test_uploads_count_against_the_write_rate_limit(tmp_path):
         assert "Retry-After" in r.headers
         assert {
             d["id"] for d in (await client.get("/documents", headers=admin())).json()["data"]
-        } == {
-            "api:n0.md",
-            "api:n1.md",
-        }
+        } == {"api:n0.md", "api:n1.md", "api:salt"}
 
 
 async def test_a_small_pdf_with_too_many_chunks_for_a_request_becomes_a_job(tmp_path):

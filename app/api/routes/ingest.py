@@ -12,6 +12,7 @@ from app.api.deps import (
     DbDep,
     IndexDep,
     IngestOrHandoff,
+    IngestRateLimit,
     IngestScope,
     SettingsDep,
 )
@@ -28,7 +29,7 @@ from app.services.ingest import delete_document, ingest_content, list_documents
 router = APIRouter(tags=["ingest"], responses=ERROR_RESPONSES)
 
 
-@router.post("/ingest", response_model=IngestResponse, dependencies=[IngestScope])
+@router.post("/ingest", response_model=IngestResponse, dependencies=[IngestScope, IngestRateLimit])
 def ingest(
     body: IngestRequest,
     index: IndexDep,
@@ -37,7 +38,9 @@ def ingest(
     db: DbDep,
 ) -> IngestResponse:
     """Index one chapter. Posting the same content again changes nothing. Only the key that
-    ingested a document (or its rotated successor, or an admin) may replace it."""
+    ingested a document (or its rotated successor, or an admin) may replace it. Rate-limited
+    per caller (`api.ingest_rate_limit_*`); text shapes that would take long to parse are 422,
+    a parse over `api.ingest_parse_timeout_s` is 413."""
     result = ingest_content(
         db=db,
         index=index,

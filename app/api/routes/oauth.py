@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from app.api.deps import AuthRateLimit, CurrentUser, DbDep, LimiterDep, SettingsDep
 from app.api.schemas.auth import OAuthLinkRequest, OAuthLinkStart
 from app.api.schemas.errors import ERROR_RESPONSES
+from app.core.settings import Settings
 from app.services import oauth
 from app.services.ratelimit import hit_account
 from app.services.tokens import MfaChallenge, TokenPair
@@ -20,14 +21,24 @@ COOKIE_PATH = "/auth/oauth"
 
 @router.get("/{provider}/login", dependencies=[AuthRateLimit])
 async def oauth_login(provider: str, request: Request, settings: SettingsDep) -> RedirectResponse:
-    """Redirect to the provider (authorization code + PKCE S256, with state and nonce)."""
-    redirect_uri = str(request.url_for("oauth_callback", provider=provider))
+    """Redirect to the provider (authorization code + PKCE S256, with state and nonce). The
+    callback URL comes from `api.public_url` (required in production)."""
     url, cookie = await oauth.start_login(
-        settings=settings, provider=provider, redirect_uri=redirect_uri
+        settings=settings,
+        provider=provider,
+        redirect_uri=_redirect_uri(request, settings, provider),
     )
     response = RedirectResponse(url, status_code=302)
-    _set_flow_cookie(response, cookie, request)
+    _set_flow_cookie(response, cookie, request, settings)
     return response
+
+
+def _redirect_uri(request: Request, settings: Settings, provider: str) -> str:
+    return oauth.redirect_uri(
+        settings=settings,
+        provider=provider,
+        request_url=str(request.url_for("oauth_callback", provider=provider)),
+    )
 
 
 @router.post("/{provider}/link", response_model=OAuthLinkStart, dependencies=[AuthRateLimit])
@@ -48,21 +59,22 @@ async def oauth_link(
         user=user,
         password=body.password,
         provider=provider,
-        redirect_uri=str(request.url_for("oauth_callback", provider=provider)),
+        redirect_uri=_redirect_uri(request, settings, provider),
     )
     response = JSONResponse(OAuthLinkStart(authorization_url=url).model_dump())
-    _set_flow_cookie(response, cookie, request)
+    _set_flow_cookie(response, cookie, request, settings)
     return response
 
 
-def _set_flow_cookie(response: Response, cookie: str, request: Request) -> None:
+def _set_flow_cookie(response: Response, cookie: str, request: Request, settings: Settings) -> None:
+    public = settings.api.public_url
     response.set_cookie(
         oauth.FLOW_COOKIE,
         cookie,
         max_age=oauth.FLOW_TTL_S,
         path=COOKIE_PATH,
         httponly=True,
-        secure=request.url.scheme == "https",
+        secure=public.startswith("https:") if public else request.url.scheme == "https",
         samesite="lax",
     )
 
@@ -84,7 +96,7 @@ async def oauth_callback(
         db=db,
         settings=settings,
         provider=provider,
-        redirect_uri=str(request.url_for("oauth_callback", provider=provider)),
+        redirect_uri=_redirect_uri(request, settings, provider),
         code=code,
         state=state,
         flow_cookie=flow,

@@ -16,10 +16,10 @@ from app.api.deps import (
     CurrentIdentity,
     DbDep,
     IndexDep,
+    IngestRateLimit,
     IngestScope,
     JobQueueDep,
     SettingsDep,
-    WriteRateLimit,
 )
 from app.api.schemas.documents import IngestResponse
 from app.api.schemas.errors import ERROR_RESPONSES, ErrorResponse
@@ -38,7 +38,7 @@ router = APIRouter(tags=["ingest"], responses={**ERROR_RESPONSES, 415: {"model":
     "/documents",
     response_model=IngestResponse,
     responses={202: {"model": JobPublic, "description": "Queued as a job"}},
-    dependencies=[IngestScope, WriteRateLimit],
+    dependencies=[IngestScope, IngestRateLimit],
     openapi_extra=UPLOAD_FORM,
 )
 async def upload_document(

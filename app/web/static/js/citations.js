@@ -113,19 +113,81 @@ export function locate(passage, claim) {
   return best;
 }
 
-/** Fill `el` with the passage as text, the located range wrapped in <mark>. */
+/** The passage as plain text: markdown syntax (heading marks, code fences, emphasis, inline
+ * code ticks, link targets, quote marks) removed, list bullets shown as "•". `map[i]` is the
+ * index in `passage` of the text's character i (plus one past the end), so a range found in
+ * the passage can be highlighted in the text. Inside code fences only the fences go. */
+export function plainText(passage) {
+  const drop = new Uint8Array(passage.length);
+  const swap = new Map();
+  const cut = (a, b) => drop.fill(1, a, b);
+  const fenced = [];
+  let open = null;
+  for (const m of passage.matchAll(/^[ \t]*(?:```|~~~)[^\n]*(?:\n|$)/gm)) {
+    cut(m.index, m.index + m[0].length);
+    if (open === null) open = m.index;
+    else {
+      fenced.push([open, m.index]);
+      open = null;
+    }
+  }
+  if (open !== null) fenced.push([open, passage.length]);
+  const inCode = (i) => fenced.some(([a, b]) => i >= a && i < b);
+  const each = (source, fn) => {
+    for (const m of passage.matchAll(new RegExp(source, "gm"))) if (!inCode(m.index)) fn(m);
+  };
+  each(String.raw`^[ \t]*#{1,6}[ \t]+`, (m) => cut(m.index, m.index + m[0].length));
+  each(String.raw`^[ \t]*>[ \t]?`, (m) => cut(m.index, m.index + m[0].length));
+  each(String.raw`^([ \t]*)[-*+](?=[ \t]+\S)`, (m) => swap.set(m.index + m[1].length, "•"));
+  each(String.raw`(!?)\[([^\]\n]+)\]\(([^)\s]*)(?:\s+"[^"\n]*")?\)`, (m) => {
+    const textStart = m.index + m[1].length + 1;
+    cut(m.index, textStart);
+    cut(textStart + m[2].length, m.index + m[0].length);
+  });
+  each(String.raw`(\x60+)([^\x60\n]+?)\1`, (m) => {
+    cut(m.index, m.index + m[1].length);
+    cut(m.index + m[0].length - m[1].length, m.index + m[0].length);
+  });
+  each(String.raw`(\*\*|__)(?=\S)([^\n]*?\S)\1`, (m) => {
+    cut(m.index, m.index + 2);
+    cut(m.index + m[0].length - 2, m.index + m[0].length);
+  });
+  each(String.raw`(^|[^\w*])([*_])(?=[^\s*_])([^\n*_]*?[^\s*_])\2(?![\w*])`, (m) => {
+    const start = m.index + m[1].length;
+    if (drop[start]) return;
+    cut(start, start + 1);
+    cut(m.index + m[0].length - 1, m.index + m[0].length);
+  });
+  let text = "";
+  const map = [];
+  for (let i = 0; i < passage.length; i += 1) {
+    if (drop[i]) continue;
+    text += swap.get(i) ?? passage[i];
+    map.push(i);
+  }
+  map.push(passage.length);
+  return { text: text.replace(/\s+$/, ""), map };
+}
+
+/** Fill `el` with the passage as plain text (`plainText`), the located range (indexes in the
+ * passage) wrapped in <mark>. */
 export function renderPassage(el, passage, range) {
   el.replaceChildren();
+  const { text, map } = plainText(passage);
   if (!range) {
-    el.append(document.createTextNode(passage));
+    el.append(document.createTextNode(text));
     return null;
   }
+  let start = map.findIndex((i) => i >= range.start);
+  let end = map.findIndex((i) => i >= range.end);
+  if (start < 0) start = text.length;
+  if (end < 0 || end > text.length) end = text.length;
   const mark = document.createElement("mark");
-  mark.textContent = passage.slice(range.start, range.end);
+  mark.textContent = text.slice(start, end);
   el.append(
-    document.createTextNode(passage.slice(0, range.start)),
+    document.createTextNode(text.slice(0, start)),
     mark,
-    document.createTextNode(passage.slice(range.end)),
+    document.createTextNode(text.slice(end)),
   );
   return mark;
 }
